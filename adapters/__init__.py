@@ -1,0 +1,1 @@
+"""Adapters: platform updates in, engine events; engine replies out, platform messages. Nothing more."""

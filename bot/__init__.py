@@ -1,0 +1,1 @@
+"""Stagecoach: the platform-free engine that coaches organisations through social business maturity."""

@@ -1,0 +1,164 @@
+"""Loads the content files in bot/content/ into typed, read-only catalogs, one per language."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any
+
+CONTENT_DIR = Path(__file__).parent / "content"
+STAGE_COUNT = 6
+
+
+class ContentError(ValueError):
+    """Content that cannot be used; the message names the file, the id and what is wrong."""
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: int
+    key: str
+    name: str
+    tagline: str
+    meaning: str
+    holds: str
+    next_asks: str
+    checklist: tuple[ChecklistItem, ...]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    name: str
+    about: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    dimension: str
+    text: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything Stagecoach says in one language."""
+
+    lang: str
+    language_name: str
+    path: Path
+    stages: tuple[Stage, ...]
+    dimensions: tuple[Dimension, ...]
+    questions: tuple[Question, ...]
+    messages: dict[str, str]
+
+    def message(self, key: str, **values: Any) -> str:
+        try:
+            template = self.messages[key]
+        except KeyError:
+            raise ContentError(f"{self.path.name}: messages.{key}: missing") from None
+        return template.format(**values) if values else template
+
+    def stage(self, number: int) -> Stage:
+        return self.stages[number - 1]
+
+    def dimension(self, dimension_id: str) -> Dimension:
+        return self._dimensions_by_id[dimension_id]
+
+    @cached_property
+    def _dimensions_by_id(self) -> dict[str, Dimension]:
+        return {d.id: d for d in self.dimensions}
+
+
+def _require(table: dict[str, Any], field: str, where: str) -> Any:
+    if field not in table:
+        raise ContentError(f"{where}: '{field}' is missing")
+    return table[field]
+
+
+def parse_catalog(path: Path) -> Catalog:
+    """Reads one language file; raises ContentError naming the file and id for a malformed entry."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ContentError(f"{path.name}: not valid TOML: {error}") from None
+    name = path.name
+    meta = _require(data, "meta", name)
+    stages = tuple(
+        Stage(
+            id=_require(s, "id", f"{name}: stages[{i}]"),
+            key=_require(s, "key", f"{name}: stages[{i}]"),
+            name=_require(s, "name", f"{name}: stages[{i}]"),
+            tagline=_require(s, "tagline", f"{name}: stages[{i}]"),
+            meaning=_require(s, "meaning", f"{name}: stages[{i}]"),
+            holds=s.get("holds", ""),
+            next_asks=_require(s, "next_asks", f"{name}: stages[{i}]"),
+            checklist=tuple(ChecklistItem(c["id"], c["text"]) for c in s.get("checklist", ())),
+        )
+        for i, s in enumerate(_require(data, "stages", name))
+    )
+    dimensions = tuple(
+        Dimension(
+            id=_require(d, "id", f"{name}: dimensions[{i}]"),
+            name=_require(d, "name", f"{name}: dimensions[{i}]"),
+            about=d.get("about", ""),
+        )
+        for i, d in enumerate(_require(data, "dimensions", name))
+    )
+    questions = tuple(
+        Question(
+            id=_require(q, "id", f"{name}: questions[{i}]"),
+            dimension=_require(q, "dimension", f"{name}: {q.get('id', i)}"),
+            text=_require(q, "text", f"{name}: {q.get('id', i)}"),
+            options=tuple(_require(q, "options", f"{name}: {q.get('id', i)}")),
+        )
+        for i, q in enumerate(_require(data, "questions", name))
+    )
+    catalog = Catalog(
+        lang=_require(meta, "lang", f"{name}: meta"),
+        language_name=_require(meta, "name", f"{name}: meta"),
+        path=path,
+        stages=stages,
+        dimensions=dimensions,
+        questions=questions,
+        messages=dict(_require(data, "messages", name)),
+    )
+    _check_shape(catalog)
+    return catalog
+
+
+def _check_shape(catalog: Catalog) -> None:
+    """The invariants the engine relies on; the content check command reports more."""
+    name = catalog.path.name
+    if [s.id for s in catalog.stages] != list(range(1, STAGE_COUNT + 1)):
+        raise ContentError(f"{name}: stages: expected ids 1..{STAGE_COUNT} in order")
+    known = {d.id for d in catalog.dimensions}
+    for question in catalog.questions:
+        if question.dimension not in known:
+            raise ContentError(f"{name}: {question.id}: unknown dimension '{question.dimension}'")
+        if len(question.options) != STAGE_COUNT:
+            raise ContentError(
+                f"{name}: {question.id}: expected {STAGE_COUNT} options, one per stage,"
+                f" found {len(question.options)}"
+            )
+
+
+def load_catalogs(directory: Path = CONTENT_DIR) -> dict[str, Catalog]:
+    """All languages in a content directory, keyed by language code."""
+    catalogs = [parse_catalog(path) for path in sorted(directory.glob("*.toml"))]
+    if not catalogs:
+        raise ContentError(f"{directory}: no content files")
+    return {c.lang: c for c in catalogs}
+
+
+@cache
+def default_catalogs() -> dict[str, Catalog]:
+    return load_catalogs()

@@ -1,0 +1,1 @@
+"""Content as data: one TOML file per language, the same ids in each."""

@@ -1,0 +1,139 @@
+"""The conversation engine: one neutral event in, its replies out, in one transaction.
+
+An event's effects and its key are committed before its replies are returned, so a reply is
+never sent for something that was not saved, and a redelivered event changes nothing twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from .catalog import Catalog, default_catalogs
+from .conversation import Conversation, Turn
+from .events import Event, Reply
+from .flows import COMMANDS, build_machine
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT = 4000
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/cmd args`, `/cmd@bot args` or a bare command word: (command, args); else None."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    head, _, rest = stripped.partition(" ")
+    word = head.lower()
+    if word.startswith("/"):
+        return word[1:].split("@", 1)[0], rest.strip()
+    if word in COMMANDS and (not rest or word == "lang"):
+        return word, rest.strip()
+    return None
+
+
+class Engine:
+    """Applies events to conversations with the shared flow machine; owns one Store."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalogs: dict[str, Catalog] | None = None,
+        default_lang: str = "en",
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.store = store
+        self.catalogs = catalogs or default_catalogs()
+        self.default_lang = default_lang if default_lang in self.catalogs else next(iter(self.catalogs))
+        self.clock = clock
+        self.machine = build_machine()
+
+    def handle(self, event: Event) -> list[Reply]:
+        lang = self.default_lang
+        try:
+            lang = self._language(event)
+            with self.store.transaction():
+                if event.key is not None:
+                    seen = self.store.replies_for_event(event.key)
+                    if seen is not None:
+                        return [Reply.from_dict(r) for r in seen]
+                replies = self._apply(event, lang)
+                if event.key is not None:
+                    self.store.remember_event(
+                        event.key, event.platform, event.user_id,
+                        [r.to_dict() for r in replies], self.clock(),
+                    )
+            return replies
+        except sqlite3.Error:
+            log.exception("storage failed for %s/%s", event.platform, event.user_id)
+            return [Reply(self.catalogs[lang].message("try_again"))]
+        except Exception:
+            log.exception("could not handle an event from %s/%s", event.platform, event.user_id)
+            return [Reply(self.catalogs[lang].message("went_wrong"))]
+
+    def set_language(self, platform: str, user_id: str, lang: str) -> None:
+        """Records a person's language choice made outside the chat (a flag, a settings button)."""
+        if lang not in self.catalogs:
+            raise ValueError(f"unsupported language: {lang}")
+        with self.store.transaction():
+            self.store.set_user_lang(platform, user_id, lang, self.clock())
+
+    def _language(self, event: Event) -> str:
+        chosen = self.store.user_lang(event.platform, event.user_id)
+        if chosen in self.catalogs:
+            return chosen
+        hint = (event.lang or "").replace("_", "-").split("-")[0].lower()
+        return hint if hint in self.catalogs else self.default_lang
+
+    def _apply(self, event: Event, lang: str) -> list[Reply]:
+        row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
+        turn = Turn(self.store, self.catalogs, lang, self.clock())
+        conversation = Conversation(row, turn)
+        trigger, kwargs = self._trigger_for(event)
+        self.machine.events[trigger].trigger(conversation, **kwargs)
+        self.store.save_conversation(row, turn.now)
+        return conversation.replies
+
+    @staticmethod
+    def _trigger_for(event: Event) -> tuple[str, dict[str, str]]:
+        """Maps an event to a flow trigger: a command by its name, anything else is a message."""
+        raw = event.choice if event.choice is not None else (event.text or "")
+        raw = raw[:MAX_INPUT]
+        command = parse_command(raw) if not raw.startswith("q:") else None
+        if command is None:
+            if event.choice is not None:
+                return "message", {"choice": raw}
+            return "message", {"text": raw}
+        name, arg = command
+        if name in COMMANDS:
+            return name, {"arg": arg}
+        return "unknown", {"command": "/" + name}
+
+
+class AsyncEngine:
+    """Runs an Engine on one thread that owns its SQLite connection, off the adapters' event loop."""
+
+    def __init__(self, factory: Callable[[], Engine]) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stagecoach-engine")
+        self._engine = self._thread.submit(factory).result()
+
+    async def handle(self, event: Event) -> list[Reply]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._engine.handle, event)
+
+    async def set_language(self, platform: str, user_id: str, lang: str) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._engine.set_language, platform, user_id, lang)
+
+    def close(self) -> None:
+        self._thread.submit(self._engine.store.close).result()
+        self._thread.shutdown()
