@@ -1,41 +1,58 @@
 """The terminal adapter: a real adapter over stdin and stdout, interactive or piped.
 
 Piped, it reads one message per line and prints the replies, so whole conversations can be
-scripted; at a terminal it greets first and shows a prompt.
+scripted; at a terminal it greets first and shows a prompt. Charts are written as PNG files
+and their paths printed. `/as NAME` switches who is typing, so one terminal can play a team.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
+from bot.charts import render_png
 from bot.engine import Engine
 from bot.events import Event, Reply
 
 PLATFORM = "console"
 PROMPT = "> "
-
-
-def format_reply(reply: Reply) -> str:
-    lines = [reply.text]
-    for option in reply.options:
-        if option.key.isdigit():
-            lines.append(f"  {option.key}. {option.label}")
-        else:
-            lines.append(f"  [{option.key}] {option.label}")
-    if reply.image:
-        lines.append(f"  ({reply.image})")
-    return "\n".join(lines)
+SWITCH_USER = "/as "
 
 
 class Console:
-    def __init__(self, engine: Engine, user: str, lang: str | None, out: TextIO) -> None:
-        self.engine, self.user, self.lang, self.out = engine, user, lang, out
+    def __init__(self, engine: Engine, user: str, lang: str | None, out: TextIO, charts: Path) -> None:
+        self.engine, self.user, self.lang, self.out, self.charts = engine, user, lang, out, charts
 
     def send(self, text: str) -> None:
-        event = Event(PLATFORM, chat_id=self.user, user_id=self.user, text=text, lang=self.lang)
+        if text.startswith(SWITCH_USER) and text[len(SWITCH_USER):].strip():
+            self.user = text[len(SWITCH_USER):].strip()
+            self.out.write(f"({self.user})\n\n")
+            return
+        event = Event(PLATFORM, chat_id=self.user, user_id=self.user, text=text, lang=self.lang, name=self.user)
         for reply in self.engine.handle(event):
-            self.out.write(format_reply(reply) + "\n\n")
+            self.out.write(self.format(reply) + "\n\n")
         self.out.flush()
+
+    def format(self, reply: Reply) -> str:
+        lines = [f"[{reply.to}]"] if reply.to else []
+        lines.append(reply.text)
+        for option in reply.options:
+            if option.key.isdigit():
+                lines.append(f"  {option.key}. {option.label}")
+            else:
+                lines.append(f"  [{option.key}] {option.label}")
+        if reply.chart is not None:
+            lines.append(f"  {self.save_chart(reply)}")
+        return "\n".join(lines)
+
+    def save_chart(self, reply: Reply) -> Path:
+        assert reply.chart is not None
+        png = render_png(reply.chart)
+        self.charts.mkdir(parents=True, exist_ok=True)
+        path = self.charts / f"{reply.kind}-{hashlib.sha256(png).hexdigest()[:12]}.png"
+        path.write_bytes(png)
+        return path
 
     def pipe(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -45,7 +62,7 @@ class Console:
         self.send("/start")
         while True:
             try:
-                line = read(PROMPT)
+                line = read(f"{self.user} {PROMPT}")
             except (EOFError, KeyboardInterrupt):
                 self.out.write("\n")
                 return

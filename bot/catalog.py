@@ -49,6 +49,15 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Tip:
+    id: str
+    stage: int
+    dimension: str
+    text: str
+    why: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything Stagecoach says in one language."""
 
@@ -58,6 +67,7 @@ class Catalog:
     stages: tuple[Stage, ...]
     dimensions: tuple[Dimension, ...]
     questions: tuple[Question, ...]
+    tips: tuple[Tip, ...]
     messages: dict[str, str]
 
     def message(self, key: str, **values: Any) -> str:
@@ -73,6 +83,20 @@ class Catalog:
     def dimension(self, dimension_id: str) -> Dimension:
         return self._dimensions_by_id[dimension_id]
 
+    def tip(self, tip_id: str) -> Tip:
+        return self._tips_by_id[tip_id]
+
+    def question(self, question_id: str) -> Question:
+        return self._questions_by_id[question_id]
+
+    @cached_property
+    def _tips_by_id(self) -> dict[str, Tip]:
+        return {t.id: t for t in self.tips}
+
+    @cached_property
+    def _questions_by_id(self) -> dict[str, Question]:
+        return {q.id: q for q in self.questions}
+
     @cached_property
     def _dimensions_by_id(self) -> dict[str, Dimension]:
         return {d.id: d for d in self.dimensions}
@@ -84,8 +108,12 @@ def _require(table: dict[str, Any], field: str, where: str) -> Any:
     return table[field]
 
 
-def parse_catalog(path: Path) -> Catalog:
-    """Reads one language file; raises ContentError naming the file and id for a malformed entry."""
+def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
+    """Reads one language file; raises ContentError naming the file and id for a malformed entry.
+
+    `strict` also checks the shape the engine relies on; the content check turns it off to
+    report every defect instead of the first.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
@@ -122,6 +150,16 @@ def parse_catalog(path: Path) -> Catalog:
         )
         for i, q in enumerate(_require(data, "questions", name))
     )
+    tips = tuple(
+        Tip(
+            id=_require(t, "id", f"{name}: tips[{i}]"),
+            stage=_require(t, "stage", f"{name}: {t.get('id', i)}"),
+            dimension=_require(t, "dimension", f"{name}: {t.get('id', i)}"),
+            text=_require(t, "text", f"{name}: {t.get('id', i)}"),
+            why=_require(t, "why", f"{name}: {t.get('id', i)}"),
+        )
+        for i, t in enumerate(data.get("tips", ()))
+    )
     catalog = Catalog(
         lang=_require(meta, "lang", f"{name}: meta"),
         language_name=_require(meta, "name", f"{name}: meta"),
@@ -129,9 +167,11 @@ def parse_catalog(path: Path) -> Catalog:
         stages=stages,
         dimensions=dimensions,
         questions=questions,
+        tips=tips,
         messages=dict(_require(data, "messages", name)),
     )
-    _check_shape(catalog)
+    if strict:
+        _check_shape(catalog)
     return catalog
 
 

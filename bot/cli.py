@@ -6,6 +6,7 @@ import getpass
 import logging
 import os
 import sys
+from pathlib import Path
 
 from .engine import Engine
 from .store import Store
@@ -33,7 +34,8 @@ def chat(args: argparse.Namespace) -> int:
     user = args.user or os.environ.get("STAGECOACH_USER") or getpass.getuser()
     if args.lang:
         engine.set_language("console", user, args.lang)
-    console = Console(engine, user, args.lang or locale_language(), sys.stdout)
+    charts = Path(os.environ.get("STAGECOACH_CHARTS", "charts"))
+    console = Console(engine, user, args.lang or locale_language(), sys.stdout, charts)
     try:
         if sys.stdin.isatty():
             console.interactive()
@@ -45,8 +47,56 @@ def chat(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Starts every platform whose tokens are set; with none, chats in the terminal."""
-    return chat(args)
+    """Starts the platform whose token is set; with none, chats in the terminal."""
+    token = os.environ.get("TELEGRAM_BOT_TOKEN")
+    if not token:
+        return chat(args)
+    from adapters import telegram
+
+    from .engine import AsyncEngine
+
+    logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    engine = AsyncEngine(lambda: open_engine(args.db))
+    try:
+        telegram.run(token, engine)
+    finally:
+        engine.close()
+    return 0
+
+
+def content(args: argparse.Namespace) -> int:
+    """Validates the content files; prints each defect, then a one-line summary."""
+    from .catalog import CONTENT_DIR
+    from .content_check import check
+
+    problems, summary = check(Path(args.dir) if args.dir else CONTENT_DIR)
+    for problem in problems:
+        print(problem)
+    print(summary)
+    return 1 if problems else 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Writes results as CSV or JSON, to a file or standard output."""
+    from . import export as exporting
+    from .catalog import default_catalogs
+
+    store = Store(args.db)
+    try:
+        dimensions = default_catalogs()["en"].dimensions
+        collect = exporting.people if args.what == "people" else exporting.teams
+        rows = collect(store, dimensions, args.team.upper() if args.team else None, args.since, args.until)
+    finally:
+        store.close()
+    text = exporting.to_csv(rows) if args.format == "csv" else exporting.to_json(rows)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} rows written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--user", help="who you are in the terminal (default: your login name)")
         sub.add_argument("--db", default=os.environ.get("STAGECOACH_DB", DEFAULT_DB), help="SQLite file")
         sub.set_defaults(handler=handler)
+    content_parser = commands.add_parser("content", help="work with the content files")
+    content_commands = content_parser.add_subparsers(dest="action", required=True)
+    checker = content_commands.add_parser("check", help="validate questions, stages and tips")
+    checker.add_argument("--dir", help="a content directory (default: the shipped one)")
+    checker.set_defaults(handler=content)
+    exporter = commands.add_parser("export", help="results as CSV or JSON, per person or per team")
+    exporter.add_argument("what", choices=["people", "teams"], help="one row per assessment, or per team")
+    exporter.add_argument("--format", choices=["csv", "json"], default="csv")
+    exporter.add_argument("--team", help="only this team (its join code)")
+    exporter.add_argument("--since", help="finished on or after this date (YYYY-MM-DD)")
+    exporter.add_argument("--until", help="finished before this date (YYYY-MM-DD)")
+    exporter.add_argument("--out", help="file to write (default: standard output)")
+    exporter.add_argument("--db", default=os.environ.get("STAGECOACH_DB", DEFAULT_DB), help="SQLite file")
+    exporter.set_defaults(handler=export)
     return parser
 
 

@@ -10,7 +10,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .catalog import Catalog, default_catalogs
 from .conversation import Conversation, Turn
@@ -21,6 +21,10 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 MAX_INPUT = 4000
+EVENT_MEMORY = timedelta(days=7)
+PRUNE_EVERY = 1000
+MAX_ECHO = 40
+TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team"})
 
 
 def utc_now() -> str:
@@ -36,7 +40,7 @@ def parse_command(text: str) -> tuple[str, str] | None:
     word = head.lower()
     if word.startswith("/"):
         return word[1:].split("@", 1)[0], rest.strip()
-    if word in COMMANDS and (not rest or word == "lang"):
+    if word in COMMANDS and (not rest or word in TAKES_ARGUMENTS):
         return word, rest.strip()
     return None
 
@@ -56,6 +60,7 @@ class Engine:
         self.default_lang = default_lang if default_lang in self.catalogs else next(iter(self.catalogs))
         self.clock = clock
         self.machine = build_machine()
+        self._handled = 0
 
     def handle(self, event: Event) -> list[Reply]:
         lang = self.default_lang
@@ -72,6 +77,7 @@ class Engine:
                         event.key, event.platform, event.user_id,
                         [r.to_dict() for r in replies], self.clock(),
                     )
+                self._prune_now_and_then()
             return replies
         except sqlite3.Error:
             log.exception("storage failed for %s/%s", event.platform, event.user_id)
@@ -79,6 +85,25 @@ class Engine:
         except Exception:
             log.exception("could not handle an event from %s/%s", event.platform, event.user_id)
             return [Reply(self.catalogs[lang].message("went_wrong"))]
+
+    def delivered(self, key: str) -> None:
+        """An adapter sent an event's replies: a redelivery of that event then gets none."""
+        with self.store.transaction():
+            self.store.mark_delivered(key, self.clock())
+
+    def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str) -> None:
+        with self.store.transaction():
+            self.store.remember_message(platform, ref, chat_id, message_id, self.clock())
+
+    def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
+        return self.store.posted_message(platform, ref, chat_id)
+
+    def _prune_now_and_then(self) -> None:
+        """Event keys are kept a week: far longer than any platform redelivers an update."""
+        self._handled += 1
+        if self._handled % PRUNE_EVERY == 1:
+            cutoff = datetime.fromisoformat(self.clock()) - EVENT_MEMORY
+            self.store.prune_events(cutoff.isoformat(timespec="seconds"))
 
     def set_language(self, platform: str, user_id: str, lang: str) -> None:
         """Records a person's language choice made outside the chat (a flag, a settings button)."""
@@ -96,11 +121,14 @@ class Engine:
 
     def _apply(self, event: Event, lang: str) -> list[Reply]:
         row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
-        turn = Turn(self.store, self.catalogs, lang, self.clock())
+        turn = Turn(self.store, self.catalogs, event, lang, self.clock())
+        if event.name:
+            self.store.remember_name(event.platform, event.user_id, event.name[:80], turn.now)
         conversation = Conversation(row, turn)
         trigger, kwargs = self._trigger_for(event)
         self.machine.events[trigger].trigger(conversation, **kwargs)
-        self.store.save_conversation(row, turn.now)
+        if not conversation.forgotten:
+            self.store.save_conversation(row, turn.now)
         return conversation.replies
 
     @staticmethod
@@ -114,9 +142,16 @@ class Engine:
                 return "message", {"choice": raw}
             return "message", {"text": raw}
         name, arg = command
+        if "_" in name and name.replace("_", " ", 1) in COMMANDS:
+            name, _, first_arg = name.partition("_")  # /team_close, as Telegram spells commands
+            arg = f"{first_arg} {arg}".strip()
+        first, _, rest = arg.partition(" ")
+        compound = f"{name} {first.lower()}"
+        if first and compound in COMMANDS:
+            return COMMANDS[compound], {"arg": rest.strip()}
         if name in COMMANDS:
-            return name, {"arg": arg}
-        return "unknown", {"command": "/" + name}
+            return COMMANDS[name], {"arg": arg}
+        return "unknown", {"command": ("/" + name)[:MAX_ECHO]}
 
 
 class AsyncEngine:
@@ -127,12 +162,26 @@ class AsyncEngine:
         self._engine = self._thread.submit(factory).result()
 
     async def handle(self, event: Event) -> list[Reply]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._engine.handle, event)
+        return await self._run(self._engine.handle, event)
 
     async def set_language(self, platform: str, user_id: str, lang: str) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._engine.set_language, platform, user_id, lang)
+        await self._run(self._engine.set_language, platform, user_id, lang)
+
+    async def delivered(self, key: str) -> None:
+        await self._run(self._engine.delivered, key)
+
+    async def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str) -> None:
+        await self._run(self._engine.remember_message, platform, ref, chat_id, message_id)
+
+    async def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
+        return await self._run(self._engine.posted_message, platform, ref, chat_id)
+
+    async def _run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+    @property
+    def catalogs(self):
+        return self._engine.catalogs
 
     def close(self) -> None:
         self._thread.submit(self._engine.store.close).result()

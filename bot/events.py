@@ -4,13 +4,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .charts import Chart
+
 
 @dataclass(frozen=True)
 class Event:
     """One thing a person did: typed text or pressed an option, in one chat on one platform.
 
     `key` makes delivery idempotent: an event whose key was seen before is answered
-    with the stored replies and changes nothing.
+    with the stored replies and changes nothing. `chat_type` is "private" for a one-to-one chat
+    and "group" for a group or channel; `is_admin` says the platform knows them as its admin.
     """
 
     platform: str
@@ -20,39 +23,57 @@ class Event:
     choice: str | None = None
     key: str | None = None
     lang: str | None = None
+    name: str | None = None
+    chat_type: str = "private"
+    chat_title: str | None = None
+    is_admin: bool = False
+
+    @property
+    def private(self) -> bool:
+        return self.chat_type == "private"
 
 
 @dataclass(frozen=True)
 class Option:
-    """Something a person can pick: `key` is what they type, `value` what a button sends back."""
+    """Something a person can pick: `key` is what they type, `value` what a button sends back.
+
+    `private` options must be picked in a one-to-one chat (taking part in a team assessment):
+    from a group, an adapter links to its private chat instead.
+    """
 
     key: str
     label: str
     value: str
+    private: bool = False
 
 
 @dataclass(frozen=True)
 class Reply:
     """One message from the bot; adapters turn it into their platform's message and buttons.
 
-    `kind` tells an adapter what the message is ("question", "result", "text"), so it can
-    present it well (a keyboard, an edited message) without knowing any rule of the engine.
+    `kind` tells an adapter what the message is ("question", "result", "tip", "team_progress",
+    …), so it can present it well (a keyboard, an edited message) without knowing any rule of
+    the engine. `to` addresses another chat of the same platform (a team's group); `ref` names a
+    message to update in place when it was posted before (a team's progress).
     """
 
     text: str
     options: tuple[Option, ...] = ()
-    image: str | None = None
+    chart: Chart | None = None
     kind: str = "text"
+    to: str | None = None
+    ref: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
-        options = tuple(Option(**o) for o in data.get("options", ()))
         return cls(
             text=data["text"],
-            options=options,
-            image=data.get("image"),
+            options=tuple(Option(**o) for o in data.get("options", ())),
+            chart=Chart.from_dict(data["chart"]) if data.get("chart") else None,
             kind=data.get("kind", "text"),
+            to=data.get("to"),
+            ref=data.get("ref"),
         )

@@ -1,9 +1,14 @@
 """Turns engine facts into neutral replies, in one language; every word comes from the catalog."""
 from __future__ import annotations
 
-from .catalog import STAGE_COUNT, Catalog, Question
+from collections.abc import Sequence
+
+from .catalog import STAGE_COUNT, Catalog, Question, Tip
+from .charts import Chart
 from .events import Option, Reply
 from .scoring import DONT_KNOW, Result
+from .store import Member, TeamRecord
+from .teams import TeamResult
 
 FILLED, EMPTY = "■", "□"
 
@@ -12,21 +17,23 @@ def bar(stage: int) -> str:
     return FILLED * stage + EMPTY * (STAGE_COUNT - stage)
 
 
-def choice_value(assessment_id: int, question_id: str, choice: int) -> str:
+def choice_value(scope: str, question_id: str, choice: int) -> str:
     """The payload a button sends back; it names the assessment and question to detect stale taps."""
-    return f"q:{assessment_id}:{question_id}:{choice}"
+    return f"q:{scope}:{question_id}:{choice}"
 
 
 def question(
-    catalog: Catalog, assessment_id: int, index: int, previous: int | None, intro: str = ""
+    catalog: Catalog, questions: Sequence[Question], scope: str, index: int, previous: int | None,
+    intro: str = "",
 ) -> Reply:
-    q: Question = catalog.questions[index]
+    """One question with its options in stage order, "don't know" as 0, and back and skip."""
+    q = questions[index]
     lines = [intro] if intro else []
     lines.append(
         catalog.message(
             "question_header",
             number=index + 1,
-            total=len(catalog.questions),
+            total=len(questions),
             dimension=catalog.dimension(q.dimension).name,
         )
     )
@@ -35,10 +42,10 @@ def question(
         shown = catalog.message("dont_know") if previous == DONT_KNOW else str(previous)
         lines.append(catalog.message("previous_answer", answer=shown))
     options = [
-        Option(str(n), label, choice_value(assessment_id, q.id, n))
+        Option(str(n), label, choice_value(scope, q.id, n))
         for n, label in enumerate(q.options, start=1)
     ]
-    options.append(Option("0", catalog.message("dont_know"), choice_value(assessment_id, q.id, DONT_KNOW)))
+    options.append(Option("0", catalog.message("dont_know"), choice_value(scope, q.id, DONT_KNOW)))
     if index > 0:
         options.append(Option("/back", catalog.message("back_label"), "/back"))
     options.append(Option("/skip", catalog.message("skip_label"), "/skip"))
@@ -96,7 +103,122 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     if previous is not None and previous_at is not None:
         parts.append(change(catalog, previous, previous_at, result))
     parts.append(catalog.message("finished_on", date=finished_at[:10]))
-    return Reply("\n\n".join(parts), kind="result")
+    chart = bars_chart(catalog, catalog.message("chart_profile_title", stage=stage.id, name=stage.name),
+                       [result.dimensions])
+    return Reply("\n\n".join(parts), _coaching_options(catalog), chart=chart, kind="result")
+
+
+def bars_chart(
+    catalog: Catalog, title: str, series: list[dict[str, int | None]], legend: tuple[str, ...] = (),
+    spreads: dict[str, tuple[int, int] | None] | None = None,
+) -> Chart:
+    """A per-dimension chart of one or more profiles (a person, a team, a person against a team)."""
+    ids = [d.id for d in catalog.dimensions]
+    return Chart(
+        kind="bars",
+        title=title,
+        labels=tuple(d.name for d in catalog.dimensions),
+        stage_names=tuple(s.name for s in catalog.stages),
+        series=tuple(tuple(values.get(d) for d in ids) for values in series),
+        legend=legend,
+        ranges=tuple(spreads.get(d) for d in ids) if spreads else (),
+    )
+
+
+def progress(catalog: Catalog, history: list[tuple[str, int | None]]) -> Reply:
+    """The overall stage over time, oldest first, when there is more than one result."""
+    chart = Chart(
+        kind="progress",
+        title=catalog.message("chart_progress_title"),
+        labels=tuple(at[:10] for at, _ in history),
+        stage_names=tuple(s.name for s in catalog.stages),
+        series=(tuple(stage for _, stage in history),),
+    )
+    return Reply(catalog.message("progress_caption", count=len(history)), chart=chart, kind="progress")
+
+
+def _coaching_options(catalog: Catalog) -> tuple[Option, ...]:
+    return (
+        Option("/tips", catalog.message("tips_label"), "/tips"),
+        Option("/roadmap", catalog.message("roadmap_label"), "/roadmap"),
+    )
+
+
+def _tip_options(catalog: Catalog, tip: Tip | None) -> tuple[Option, ...]:
+    if tip is None:
+        return _coaching_options(catalog)
+    first = lambda key: catalog.message(key).split("|")[0]  # noqa: E731
+    return (
+        Option(first("more_words"), catalog.message("more_label"), "/tips more"),
+        Option(first("why_words"), catalog.message("why_label"), f"/tips why {tip.id}"),
+        Option(first("done_words"), catalog.message("done_label"), f"/tips done {tip.id}"),
+        Option(first("not_for_us_words"), catalog.message("not_for_us_label"), f"/tips dismiss {tip.id}"),
+    )
+
+
+def tip(catalog: Catalog, tip: Tip) -> Reply:
+    stage = catalog.stage(tip.stage)
+    head = catalog.message(
+        "tip_header", stage=stage.id, name=stage.name, dimension=catalog.dimension(tip.dimension).name
+    )
+    return Reply(f"{head}\n{tip.text}", _tip_options(catalog, tip), kind="tip")
+
+
+def tip_why(catalog: Catalog, tip: Tip, weakest: bool) -> Reply:
+    stage = catalog.stage(tip.stage)
+    fits = catalog.message(
+        "tip_fits_weakest" if weakest else "tip_fits",
+        stage=stage.id, name=stage.name, dimension=catalog.dimension(tip.dimension).name,
+    )
+    return Reply(f"{tip.why}\n{fits}", _tip_options(catalog, tip), kind="tip")
+
+
+def tip_feedback(catalog: Catalog, key: str) -> Reply:
+    return Reply(catalog.message(key), _coaching_options(catalog))
+
+
+def coaching_hint(catalog: Catalog, tip: Tip | None) -> Reply:
+    return Reply(catalog.message("coaching_hint"), _tip_options(catalog, tip))
+
+
+def no_profile(catalog: Catalog) -> Reply:
+    return Reply(
+        catalog.message("tips_need_profile"),
+        (
+            Option("/tips quick", catalog.message("quick_label"), "/tips quick"),
+            Option("/tips stage", catalog.message("pick_stage_label"), "/tips stage"),
+            Option("/assess", catalog.message("assess_label"), "/assess"),
+        ),
+    )
+
+
+def stage_picker(catalog: Catalog) -> Reply:
+    options = tuple(
+        Option(f"/tips stage {s.id}", f"{s.id} {s.name} – {s.tagline}", f"/tips stage {s.id}")
+        for s in catalog.stages
+    )
+    return Reply(catalog.message("pick_stage"), options, kind="question")
+
+
+def roadmap(catalog: Catalog, stage_number: int, done: set[str], tips_done: int) -> Reply:
+    """The current stage's checklist towards the next, with what the person marked done."""
+    stage = catalog.stage(stage_number)
+    if stage.id < STAGE_COUNT:
+        following = catalog.stage(stage.id + 1)
+        head = catalog.message("roadmap_title", number=following.id, name=following.name)
+    else:
+        head = catalog.message("roadmap_title_top", name=stage.name)
+    lines = [head]
+    options = []
+    for n, item in enumerate(stage.checklist, 1):
+        mark = "✓" if item.id in done else "○"
+        lines.append(f"{mark} {n}. {item.text}")
+        if item.id not in done:
+            options.append(Option(f"/roadmap done {n}", catalog.message("roadmap_mark_label", number=n),
+                                  f"/roadmap done {item.id}"))
+    finished = sum(1 for item in stage.checklist if item.id in done)
+    lines.append(catalog.message("roadmap_progress", done=finished, total=len(stage.checklist), tips=tips_done))
+    return Reply("\n".join(lines), tuple(options), kind="roadmap")
 
 
 def _dimension_lines(catalog: Catalog, result: Result) -> list[str]:
@@ -156,3 +278,86 @@ def language_prompt(catalog: Catalog, catalogs: dict[str, Catalog]) -> Reply:
     options = tuple(Option(f"/lang {c.lang}", c.language_name, f"/lang {c.lang}") for c in catalogs.values())
     return Reply(catalog.message("lang_choose"), options)
 
+
+
+def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member]) -> Reply:
+    """Who has answered and who is still answering: never what anyone answered."""
+    answered = [m.name for m in members if m.answered]
+    waiting = [m.name for m in members if not m.answered]
+    lines = [catalog.message("team_progress_title", name=team.name, code=team.code)]
+    lines.append(catalog.message("team_progress_answered", count=len(answered), names=", ".join(answered) or "–"))
+    if team.status != "open":
+        lines.append(catalog.message("team_progress_closed", date=(team.closed_at or "")[:10]))
+        return Reply("\n".join(lines), kind="team_progress", ref=f"team:{team.id}")
+    if waiting:
+        lines.append(catalog.message("team_progress_waiting", names=", ".join(waiting)))
+    lines.append(catalog.message("team_progress_how", code=team.code))
+    option = Option(f"/team join {team.code}", catalog.message("team_take_part_label"),
+                    f"/team join {team.code}", private=True)
+    return Reply("\n".join(lines), (option,), kind="team_progress", ref=f"team:{team.id}")
+
+
+def team_result(
+    catalog: Catalog, team: TeamRecord, result: TeamResult,
+    previous: tuple[TeamRecord, TeamResult] | None = None,
+) -> Reply:
+    """The team's stage; with three or more participants also its profile, spread and disagreements."""
+    if result.stage is None:
+        head = catalog.message("team_result_unknown", name=team.name)
+    else:
+        stage = catalog.stage(result.stage)
+        head = catalog.message("team_result_title", name=team.name, stage=stage.id, stage_name=stage.name,
+                               tagline=stage.tagline)
+    parts = [head, catalog.message("team_participants", count=result.participants)]
+    chart = None
+    if not result.detailed:
+        parts.append(catalog.message("team_only_overall"))
+    else:
+        lines = [catalog.message("result_dimensions_title")]
+        for dimension in catalog.dimensions:
+            value, spread = result.dimensions.get(dimension.id), result.spreads.get(dimension.id)
+            if value is None or spread is None:
+                lines.append(catalog.message("result_dimension_unknown", name=dimension.name))
+            else:
+                lines.append(catalog.message(
+                    "team_dimension_line", bar=bar(value), stage=value, stage_name=catalog.stage(value).name,
+                    low=spread[0], high=spread[1], name=dimension.name))
+        parts.append("\n".join(lines))
+        if result.disagreements:
+            starters = [catalog.message("team_disagreements_title")]
+            for d in result.disagreements:
+                low, high = result.spreads[d] or (0, 0)
+                starters.append(catalog.message(
+                    "team_disagreement", name=catalog.dimension(d).name, low=low, high=high))
+            parts.append("\n".join(starters))
+        else:
+            parts.append(catalog.message("team_agreement"))
+        title = catalog.message("chart_team_title", name=team.name)
+        chart = bars_chart(catalog, title, [result.dimensions], (catalog.message("chart_team_legend"),),
+                           result.spreads)
+    if result.held_by_activities:
+        missing = ", ".join(catalog.message(f"activity_{a}") for a in result.held_by_activities)
+        parts.append(catalog.message("held_by_activities", activities=missing))
+    if previous is not None:
+        before_team, before = previous
+        if before.detailed and result.detailed:
+            parts.append(change(catalog, before.as_result(), before_team.closed_at or "", result.as_result()))
+        else:
+            parts.append(_overall_change(catalog, before.stage, before_team.closed_at or "", result.stage))
+    return Reply("\n\n".join(parts), chart=chart, kind="team_result")
+
+
+def _overall_change(catalog: Catalog, before: int | None, before_at: str, after: int | None) -> str:
+    if before is None or after is None or before == after:
+        return catalog.message("change_none", date=before_at[:10])
+    return catalog.message("change_since", date=before_at[:10], before=catalog.stage(before).name,
+                           after=catalog.stage(after).name, delta=f"{after - before:+d}")
+
+
+def person_against_team(catalog: Catalog, team: TeamRecord, own: dict, result: TeamResult) -> Reply:
+    mine = Result.from_dict(own)
+    chart = bars_chart(
+        catalog, catalog.message("chart_compare_title", name=team.name), [result.dimensions, mine.dimensions],
+        (catalog.message("chart_team_legend"), catalog.message("chart_you_legend")), result.spreads,
+    )
+    return Reply(catalog.message("team_compare_caption", name=team.name), chart=chart, kind="team_compare")

@@ -113,14 +113,22 @@ def score(questions: Sequence[Question], answers: Mapping[str, int]) -> Result:
     for question in questions:
         by_dimension.setdefault(question.dimension, []).append(answers.get(question.id, DONT_KNOW))
     dimensions = {d: dimension_stage(values) for d, values in by_dimension.items()}
-    known = [s for s in dimensions.values() if s is not None]
     answered = sum(1 for q in questions if answers.get(q.id, DONT_KNOW) != DONT_KNOW)
-    if len(known) < MIN_KNOWN_SHARE * len(dimensions) or not known:
-        return Result(None, dimensions, answered, len(questions), ())
+    stage, held = overall(dimensions, {q: answers.get(q, DONT_KNOW) for q in FORMALIZED_ACTIVITIES})
+    return Result(stage, dimensions, answered, len(questions), held)
+
+
+def overall(dimensions: Mapping[str, int | None], activities: Mapping[str, int]) -> tuple[int | None, tuple[str, ...]]:
+    """The overall stage from dimension stages and the answers on the Formalized activities.
+
+    Returns the stage (None when under half the dimensions are known) and the activities that
+    held it at stage 3.
+    """
+    known = [s for s in dimensions.values() if s is not None]
+    if not known or len(known) < MIN_KNOWN_SHARE * len(dimensions):
+        return None, ()
     stage = overall_stage(known)
-    missing = tuple(
-        q for q in FORMALIZED_ACTIVITIES if DONT_KNOW < answers.get(q, DONT_KNOW) < FORMALIZED
-    )
+    missing = tuple(q for q, v in activities.items() if DONT_KNOW < v < FORMALIZED)
     if stage >= FORMALIZED and missing:
-        return Result(FORMALIZED - 1, dimensions, answered, len(questions), missing)
-    return Result(stage, dimensions, answered, len(questions), ())
+        return FORMALIZED - 1, missing
+    return stage, ()

@@ -15,6 +15,9 @@ from pathlib import Path
 import sqlite_utils
 
 SCHEMA_VERSION = 1
+_CONVERSATION_FIELDS = (
+    "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id",
+)
 
 
 @dataclass
@@ -25,6 +28,11 @@ class ConversationRow:
     state: str = "idle"
     assessment_id: int | None = None
     cursor: int = 0
+    tip_id: str | None = None
+    coach_stage: int | None = None
+    coach_focus: str = ""
+    quick: str = ""
+    team_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -33,11 +41,34 @@ class AssessmentRecord:
     started_at: str
     finished_at: str | None
     result: dict | None
+    team_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TeamRecord:
+    id: int
+    platform: str
+    chat_id: str
+    name: str
+    code: str
+    starter_id: str
+    lang: str
+    status: str
+    created_at: str
+    closed_at: str | None
+    result: dict | None
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    name: str
+    answered: bool
 
 
 class Store:
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
-        conn = sqlite3.connect(str(path), timeout=5.0)
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout: float = 5.0) -> None:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout)
         self.db = sqlite_utils.Database(conn)
         if str(path) != ":memory:":
             self.db.enable_wal()
@@ -58,7 +89,7 @@ class Store:
         db = self.db
         with db.atomic():
             db["users"].create(
-                {"platform": str, "user_id": str, "lang": str, "created_at": str},
+                {"platform": str, "user_id": str, "lang": str, "name": str, "created_at": str},
                 pk=("platform", "user_id"),
                 not_null={"platform", "user_id", "created_at"},
                 if_not_exists=True,
@@ -71,6 +102,11 @@ class Store:
                     "state": str,
                     "assessment_id": int,
                     "cursor": int,
+                    "tip_id": str,
+                    "coach_stage": int,
+                    "coach_focus": str,
+                    "quick": str,
+                    "team_id": int,
                     "updated_at": str,
                 },
                 pk=("platform", "chat_id", "user_id"),
@@ -87,11 +123,40 @@ class Store:
                     "finished_at": str,
                     "stage": int,
                     "result": str,
+                    "team_id": int,
+                    "position": int,
                 },
                 pk="id",
                 not_null={"platform", "chat_id", "user_id", "started_at"},
                 if_not_exists=True,
             )
+            db["teams"].create(
+                {
+                    "id": int,
+                    "platform": str,
+                    "chat_id": str,
+                    "name": str,
+                    "code": str,
+                    "starter_id": str,
+                    "lang": str,
+                    "status": str,
+                    "created_at": str,
+                    "closed_at": str,
+                    "stage": int,
+                    "result": str,
+                },
+                pk="id",
+                not_null={"platform", "chat_id", "name", "code", "starter_id", "lang", "status", "created_at"},
+                if_not_exists=True,
+            )
+            db["team_members"].create(
+                {"team_id": int, "platform": str, "user_id": str, "joined_at": str, "left_at": str},
+                pk=("team_id", "user_id"),
+                foreign_keys=[("team_id", "teams", "id")],
+                if_not_exists=True,
+            )
+            db["teams"].create_index(["platform", "code"], unique=True, if_not_exists=True)
+            db["teams"].create_index(["platform", "chat_id", "status"], if_not_exists=True)
             db["answers"].create(
                 {"assessment_id": int, "question_id": str, "value": int, "answered_at": str},
                 pk=("assessment_id", "question_id"),
@@ -99,8 +164,31 @@ class Store:
                 if_not_exists=True,
             )
             db["events"].create(
-                {"key": str, "platform": str, "user_id": str, "replies": str, "handled_at": str},
+                {"key": str, "platform": str, "user_id": str, "replies": str, "handled_at": str,
+                 "delivered_at": str},
                 pk="key",
+                if_not_exists=True,
+            )
+            db["posted_messages"].create(
+                {"platform": str, "ref": str, "chat_id": str, "message_id": str, "at": str},
+                pk=("platform", "ref", "chat_id"),
+                if_not_exists=True,
+            )
+            db["tip_feedback"].create(
+                {
+                    "platform": str,
+                    "chat_id": str,
+                    "user_id": str,
+                    "tip_id": str,
+                    "status": str,
+                    "at": str,
+                },
+                pk=("platform", "chat_id", "user_id", "tip_id"),
+                if_not_exists=True,
+            )
+            db["roadmap"].create(
+                {"platform": str, "chat_id": str, "user_id": str, "item_id": str, "at": str},
+                pk=("platform", "chat_id", "user_id", "item_id"),
                 if_not_exists=True,
             )
             db["assessments"].create_index(
@@ -112,8 +200,30 @@ class Store:
     # Events: idempotency
 
     def replies_for_event(self, key: str) -> list[dict] | None:
-        row = self.db.execute("SELECT replies FROM events WHERE key = ?", [key]).fetchone()
-        return json.loads(row[0]) if row else None
+        """The stored replies of a handled event; empty once they were delivered."""
+        row = self.db.execute("SELECT replies, delivered_at FROM events WHERE key = ?", [key]).fetchone()
+        if row is None:
+            return None
+        return [] if row[1] else json.loads(row[0])
+
+    def mark_delivered(self, key: str, at: str) -> None:
+        self.db.execute("UPDATE events SET delivered_at = ? WHERE key = ?", [at, key])
+
+    # Messages an adapter posted and may update in place (a team's progress)
+
+    def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO posted_messages (platform, ref, chat_id, message_id, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, ref, chat_id) DO UPDATE SET message_id = excluded.message_id, at = excluded.at",
+            [platform, ref, chat_id, message_id, at],
+        )
+
+    def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT message_id FROM posted_messages WHERE platform = ? AND ref = ? AND chat_id = ?",
+            [platform, ref, chat_id],
+        ).fetchone()
+        return row[0] if row else None
 
     def remember_event(self, key: str, platform: str, user_id: str, replies: list[dict], at: str) -> None:
         self.db.execute(
@@ -139,6 +249,14 @@ class Store:
             [platform, user_id, lang, at],
         )
 
+    def remember_name(self, platform: str, user_id: str, name: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO users (platform, user_id, name, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, user_id) DO UPDATE SET name = excluded.name"
+            " WHERE users.name IS NOT excluded.name",
+            [platform, user_id, name, at],
+        )
+
     def forget_user(self, platform: str, user_id: str) -> None:
         """Deletes everything Stagecoach holds about one person on one platform."""
         who = [platform, user_id]
@@ -147,39 +265,102 @@ class Store:
             " (SELECT id FROM assessments WHERE platform = ? AND user_id = ?)",
             who,
         )
-        for table in ("assessments", "conversations", "events", "users"):
+        self.db.execute("DELETE FROM team_members WHERE platform = ? AND user_id = ?", who)
+        for table in ("assessments", "conversations", "tip_feedback", "roadmap", "events", "users"):
             self.db.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?", who)
 
     # Conversations
 
     def load_conversation(self, platform: str, chat_id: str, user_id: str) -> ConversationRow:
         row = self.db.execute(
-            "SELECT state, assessment_id, cursor FROM conversations"
+            f"SELECT {', '.join(_CONVERSATION_FIELDS)} FROM conversations"
             " WHERE platform = ? AND chat_id = ? AND user_id = ?",
             [platform, chat_id, user_id],
         ).fetchone()
         if row is None:
             return ConversationRow(platform, chat_id, user_id)
-        return ConversationRow(platform, chat_id, user_id, row[0], row[1], row[2])
+        return ConversationRow(platform, chat_id, user_id, *row)
 
     def save_conversation(self, row: ConversationRow, at: str) -> None:
+        fields = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS, "updated_at")
+        updates = ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
         self.db.execute(
-            "INSERT INTO conversations (platform, chat_id, user_id, state, assessment_id, cursor, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET state = excluded.state,"
-            " assessment_id = excluded.assessment_id, cursor = excluded.cursor,"
-            " updated_at = excluded.updated_at",
-            [row.platform, row.chat_id, row.user_id, row.state, row.assessment_id, row.cursor, at],
+            f"INSERT INTO conversations ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})"
+            f" ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET {updates}",
+            [getattr(row, f) for f in fields[:-1]] + [at],
+        )
+
+    # Coaching: tip feedback and the roadmap
+
+    def tip_statuses(self, platform: str, chat_id: str, user_id: str) -> dict[str, str]:
+        rows = self.db.execute(
+            "SELECT tip_id, status FROM tip_feedback WHERE platform = ? AND chat_id = ? AND user_id = ?",
+            [platform, chat_id, user_id],
+        )
+        return dict(rows.fetchall())
+
+    def set_tip_status(self, platform: str, chat_id: str, user_id: str, tip_id: str, status: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO tip_feedback (platform, chat_id, user_id, tip_id, status, at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, chat_id, user_id, tip_id) DO UPDATE SET status = excluded.status, at = excluded.at",
+            [platform, chat_id, user_id, tip_id, status, at],
+        )
+
+    def clear_shown_tips(self, platform: str, chat_id: str, user_id: str, tip_ids: list[str]) -> None:
+        """Starts a new round through a pool: tips only shown become new again; feedback stays."""
+        self.db.execute(
+            "DELETE FROM tip_feedback WHERE platform = ? AND chat_id = ? AND user_id = ? AND status = 'shown'"
+            f" AND tip_id IN ({', '.join('?' * len(tip_ids))})",
+            [platform, chat_id, user_id, *tip_ids],
+        )
+
+    def roadmap_done(self, platform: str, chat_id: str, user_id: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT item_id FROM roadmap WHERE platform = ? AND chat_id = ? AND user_id = ?",
+            [platform, chat_id, user_id],
+        )
+        return {r[0] for r in rows.fetchall()}
+
+    def mark_roadmap_item(self, platform: str, chat_id: str, user_id: str, item_id: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO roadmap (platform, chat_id, user_id, item_id, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [platform, chat_id, user_id, item_id, at],
         )
 
     # Assessments and answers
 
-    def start_assessment(self, platform: str, chat_id: str, user_id: str, at: str) -> int:
+    def start_assessment(
+        self, platform: str, chat_id: str, user_id: str, at: str, team_id: int | None = None
+    ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO assessments (platform, chat_id, user_id, started_at) VALUES (?, ?, ?, ?)",
-            [platform, chat_id, user_id, at],
+            "INSERT INTO assessments (platform, chat_id, user_id, started_at, team_id) VALUES (?, ?, ?, ?, ?)",
+            [platform, chat_id, user_id, at, team_id],
         )
         return int(cursor.lastrowid)
+
+    def assessment_team(self, assessment_id: int) -> int | None:
+        row = self.db.execute("SELECT team_id FROM assessments WHERE id = ?", [assessment_id]).fetchone()
+        return row[0] if row else None
+
+    def suspend_assessment(self, assessment_id: int, position: int) -> None:
+        """Keeps an unfinished assessment's place while the person answers another."""
+        self.db.execute("UPDATE assessments SET position = ? WHERE id = ?", [position, assessment_id])
+
+    def unfinished_assessment(
+        self, platform: str, chat_id: str, user_id: str, team_id: int | None
+    ) -> tuple[int, int] | None:
+        """(id, position) of the newest unfinished assessment of one person for one team (or none)."""
+        row = self.db.execute(
+            "SELECT id, COALESCE(position, 0) FROM assessments WHERE platform = ? AND chat_id = ?"
+            " AND user_id = ? AND team_id IS ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
+            [platform, chat_id, user_id, team_id],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def discard_assessment(self, assessment_id: int) -> None:
+        self.db.execute("DELETE FROM answers WHERE assessment_id = ?", [assessment_id])
+        self.db.execute("DELETE FROM assessments WHERE id = ?", [assessment_id])
 
     def record_answer(self, assessment_id: int, question_id: str, value: int, at: str) -> None:
         self.db.execute(
@@ -206,9 +387,127 @@ class Store:
     ) -> list[AssessmentRecord]:
         """The newest finished assessments of one conversation, newest first."""
         rows = self.db.execute(
-            "SELECT id, started_at, finished_at, result FROM assessments"
+            "SELECT id, started_at, finished_at, result, team_id FROM assessments"
             " WHERE platform = ? AND chat_id = ? AND user_id = ? AND finished_at IS NOT NULL"
             " ORDER BY finished_at DESC, id DESC LIMIT ?",
             [platform, chat_id, user_id, limit],
         ).fetchall()
-        return [AssessmentRecord(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        return [AssessmentRecord(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    # Teams
+
+    def create_team(
+        self, platform: str, chat_id: str, name: str, code: str, starter_id: str, lang: str, at: str
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO teams (platform, chat_id, name, code, starter_id, lang, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
+            [platform, chat_id, name, code, starter_id, lang, at],
+        )
+        return int(cursor.lastrowid)
+
+    def code_taken(self, platform: str, code: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM teams WHERE platform = ? AND code = ?", [platform, code])
+        return row.fetchone() is not None
+
+    def team(self, team_id: int) -> TeamRecord | None:
+        return self._team("id = ?", [team_id])
+
+    def team_by_code(self, platform: str, code: str) -> TeamRecord | None:
+        return self._team("platform = ? AND code = ?", [platform, code])
+
+    def open_team_at(self, platform: str, chat_id: str) -> TeamRecord | None:
+        return self._team("platform = ? AND chat_id = ? AND status = 'open'", [platform, chat_id])
+
+    def teams_at(self, platform: str, chat_id: str, limit: int = 2) -> list[TeamRecord]:
+        """The newest teams of a place, newest first: the open one or the last closed ones."""
+        return self._teams("platform = ? AND chat_id = ?", [platform, chat_id], limit)
+
+    def closed_teams_at(self, platform: str, chat_id: str, limit: int = 2) -> list[TeamRecord]:
+        return self._teams("platform = ? AND chat_id = ? AND status = 'closed'", [platform, chat_id], limit)
+
+    def _team(self, where: str, params: list) -> TeamRecord | None:
+        found = self._teams(where, params, 1)
+        return found[0] if found else None
+
+    def _teams(self, where: str, params: list, limit: int) -> list[TeamRecord]:
+        rows = self.db.execute(
+            "SELECT id, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at,"
+            f" result FROM teams WHERE {where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+        return [TeamRecord(*r[:10], json.loads(r[10]) if r[10] else None) for r in rows]
+
+    def add_member(self, team_id: int, platform: str, user_id: str, at: str) -> None:
+        self.db.execute(
+            "INSERT INTO team_members (team_id, platform, user_id, joined_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (team_id, user_id) DO UPDATE SET left_at = NULL",
+            [team_id, platform, user_id, at],
+        )
+
+    def remove_member(self, team_id: int, user_id: str, at: str) -> None:
+        self.db.execute(
+            "UPDATE team_members SET left_at = ? WHERE team_id = ? AND user_id = ?", [at, team_id, user_id]
+        )
+
+    def is_member(self, team_id: int, user_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ? AND left_at IS NULL",
+            [team_id, user_id],
+        )
+        return row.fetchone() is not None
+
+    def members(self, team_id: int) -> list[Member]:
+        """Current members in joining order, with whether each has finished: who, never what."""
+        rows = self.db.execute(
+            "SELECT m.user_id, COALESCE(u.name, m.user_id),"
+            " EXISTS (SELECT 1 FROM assessments a WHERE a.team_id = m.team_id AND a.user_id = m.user_id"
+            "         AND a.finished_at IS NOT NULL)"
+            " FROM team_members m LEFT JOIN users u ON u.platform = m.platform AND u.user_id = m.user_id"
+            " WHERE m.team_id = ? AND m.left_at IS NULL ORDER BY m.joined_at, m.user_id",
+            [team_id],
+        ).fetchall()
+        return [Member(r[0], r[1], bool(r[2])) for r in rows]
+
+    def team_answers(self, team_id: int) -> list[tuple[str, dict[str, int]]]:
+        """Each current member's answers from their latest finished assessment for the team."""
+        rows = self.db.execute(
+            "SELECT a.user_id, a.id FROM assessments a JOIN team_members m"
+            " ON m.team_id = a.team_id AND m.user_id = a.user_id AND m.left_at IS NULL"
+            " WHERE a.team_id = ? AND a.finished_at IS NOT NULL"
+            " AND a.id = (SELECT MAX(b.id) FROM assessments b WHERE b.team_id = a.team_id"
+            "             AND b.user_id = a.user_id AND b.finished_at IS NOT NULL)"
+            " ORDER BY a.user_id",
+            [team_id],
+        ).fetchall()
+        return [(user_id, self.answers(assessment_id)) for user_id, assessment_id in rows]
+
+    # Exports: finished results only, no message texts, no names
+
+    def export_assessments(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT a.platform, a.user_id, a.id, t.code, a.started_at, a.finished_at, a.result"
+            " FROM assessments a LEFT JOIN teams t ON t.id = a.team_id"
+            " WHERE a.finished_at IS NOT NULL AND (? IS NULL OR t.code = ?)"
+            " AND (? IS NULL OR a.finished_at >= ?) AND (? IS NULL OR a.finished_at < ?)"
+            " ORDER BY a.finished_at, a.id",
+            [team_code, team_code, since, since, until, until],
+        ).fetchall()
+        keys = ("platform", "user_id", "assessment_id", "team_code", "started_at", "finished_at")
+        return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
+
+    def export_teams(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT platform, code, name, chat_id, created_at, closed_at, result FROM teams"
+            " WHERE status = 'closed' AND (? IS NULL OR code = ?)"
+            " AND (? IS NULL OR closed_at >= ?) AND (? IS NULL OR closed_at < ?) ORDER BY closed_at, id",
+            [team_code, team_code, since, since, until, until],
+        ).fetchall()
+        keys = ("platform", "team_code", "team_name", "place", "created_at", "closed_at")
+        return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
+
+    def close_team(self, team_id: int, stage: int | None, result: dict, at: str) -> None:
+        self.db.execute(
+            "UPDATE teams SET status = 'closed', closed_at = ?, stage = ?, result = ? WHERE id = ?",
+            [at, stage, json.dumps(result), team_id],
+        )

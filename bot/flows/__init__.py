@@ -7,10 +7,37 @@ from __future__ import annotations
 
 from transitions import Machine
 
-from . import assessment, menu
+from . import assessment, coaching, menu, team
 
-FLOWS = (menu, assessment)
-COMMANDS = ("start", "assess", "back", "skip", "restart", "result", "lang", "help", "forget")
+FLOWS = (menu, assessment, coaching, team)
+# What a person types (or a button sends), mapped to the trigger it fires. Two-word commands
+# ("tips why") take precedence over their first word.
+COMMANDS = {
+    "start": "start",
+    "assess": "assess",
+    "back": "back",
+    "skip": "skip",
+    "restart": "restart",
+    "result": "result",
+    "lang": "lang",
+    "help": "help",
+    "forget": "forget",
+    "tips": "tips",
+    "tips more": "tips",
+    "tips why": "why",
+    "tips done": "done",
+    "tips dismiss": "dismiss",
+    "tips quick": "quick_check",
+    "tips stage": "pick_stage",
+    "roadmap": "roadmap",
+    "roadmap done": "roadmap_done",
+    "team": "team",
+    "team new": "team_new",
+    "team join": "team_join",
+    "team status": "team_status",
+    "team close": "team_close",
+    "team leave": "team_leave",
+}
 
 
 def build_machine() -> Machine:
@@ -23,6 +50,7 @@ def build_machine() -> Machine:
         send_event=True,
         prepare_event="read_input",
     )
-    for flow in FLOWS:
-        machine.add_transitions(flow.TRANSITIONS)
+    transitions = [t for flow in FLOWS for t in flow.TRANSITIONS]
+    # A state's own transitions are tried before the catch-alls that apply anywhere.
+    machine.add_transitions(sorted(transitions, key=lambda t: t["source"] == "*"))
     return machine

@@ -1,29 +1,158 @@
 """The assessment flow: one question at a time, with back and skip, and a result at the end."""
+from __future__ import annotations
+
+from transitions import EventData
+
+from .. import render
+from ..catalog import Question
+from ..coaching import QUICK_CHECK
+from ..model import QUESTIONING, ConversationBase, as_choice
+from ..scoring import Result, score
 
 STATES = ["assessing"]
 
-NOT_ASSESSING = ["idle", "confirming_forget"]
+
+def answering(state: str, done: str, finish: list[str]) -> list[dict]:
+    """How a state with a question on screen takes a message: a stale button, then anything that
+    is not an option, then an answer to the last question (which finishes), then any answer."""
+    return [
+        {"trigger": "message", "source": state, "dest": None,
+         "conditions": "choice_is_stale", "after": "explain_stale"},
+        {"trigger": "message", "source": state, "dest": None,
+         "unless": "choice_is_valid", "after": ["explain_choices", "ask"]},
+        {"trigger": "message", "source": state, "dest": done,
+         "conditions": "on_last_question", "before": "record_choice", "after": finish},
+        {"trigger": "message", "source": state, "dest": None,
+         "before": "record_choice", "after": ["advance", "ask"]},
+        {"trigger": "skip", "source": state, "dest": done,
+         "conditions": "on_last_question", "after": finish},
+    ]
+
 
 TRANSITIONS = [
     {"trigger": "assess", "source": "*", "dest": "assessing", "after": "begin_or_resume"},
     {"trigger": "restart", "source": "*", "dest": "assessing", "after": "begin_new"},
-    # An answer: a stale button, then anything that is not an option, then the last question.
-    {"trigger": "message", "source": "assessing", "dest": None,
-     "conditions": "choice_is_stale", "after": ["explain_stale", "ask"]},
-    {"trigger": "message", "source": "assessing", "dest": None,
-     "unless": "choice_is_valid", "after": ["explain_choices", "ask"]},
-    {"trigger": "message", "source": "assessing", "dest": "idle",
-     "conditions": "on_last_question", "after": ["record_choice", "finish"]},
-    {"trigger": "message", "source": "assessing", "dest": None,
-     "after": ["record_choice", "advance", "ask"]},
-    {"trigger": "skip", "source": "assessing", "dest": "idle",
-     "conditions": "on_last_question", "after": "finish"},
-    {"trigger": "skip", "source": "assessing", "dest": None, "after": ["advance", "ask"]},
-    {"trigger": "back", "source": "assessing", "dest": None,
+    *answering("assessing", done="idle", finish=["finish"]),
+    {"trigger": "skip", "source": list(QUESTIONING), "dest": None,
+     "unless": "on_last_question", "after": ["advance", "ask"]},
+    {"trigger": "back", "source": list(QUESTIONING), "dest": None,
      "conditions": "on_first_question", "after": ["explain_first", "ask"]},
-    {"trigger": "back", "source": "assessing", "dest": None, "after": ["step_back", "ask"]},
-    {"trigger": "back", "source": NOT_ASSESSING, "dest": None,
-     "after": ["explain_not_assessing", "reask"]},
-    {"trigger": "skip", "source": NOT_ASSESSING, "dest": None,
-     "after": ["explain_not_assessing", "reask"]},
+    {"trigger": "back", "source": list(QUESTIONING), "dest": None, "after": ["step_back", "ask"]},
+    # Anywhere else there is nothing to go back to or skip.
+    {"trigger": "back", "source": "*", "dest": None, "after": ["explain_not_assessing", "reask"]},
+    {"trigger": "skip", "source": "*", "dest": None, "after": ["explain_not_assessing", "reask"]},
 ]
+
+
+class AssessmentActions(ConversationBase):
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        if self.state == "quick_checking":
+            return tuple(self.catalog.question(q) for q in QUICK_CHECK)
+        return self.catalog.questions
+
+    def choice_is_valid(self, event: EventData) -> bool:
+        return self.choice is not None
+
+    def on_first_question(self, event: EventData) -> bool:
+        return self.row.cursor == 0
+
+    def on_last_question(self, event: EventData) -> bool:
+        return self.row.cursor >= len(self.questions) - 1
+
+    def ask(self, event: EventData, intro: str = "") -> None:
+        question = self.current_question()
+        if self.state == "quick_checking":
+            previous = quick_values(self.row.quick)[self.row.cursor] or None
+        else:
+            assert self.row.assessment_id is not None
+            previous = self.store.answers(self.row.assessment_id).get(question.id)
+        self.replies.append(
+            render.question(self.catalog, self.questions, self.scope(), self.row.cursor, previous, intro)
+        )
+
+    def explain_choices(self, event: EventData) -> None:
+        self.say("invalid_choice")
+
+    def explain_stale(self, event: EventData) -> None:
+        self.notice("stale_choice", number=self.row.cursor + 1)
+
+    def explain_first(self, event: EventData) -> None:
+        self.say("first_question")
+
+    def explain_not_assessing(self, event: EventData) -> None:
+        self.say("not_assessing")
+
+    def record_choice(self, event: EventData) -> None:
+        assert self.choice is not None
+        if self.state == "quick_checking":
+            values = quick_values(self.row.quick)
+            values[self.row.cursor] = self.choice
+            self.row.quick = "".join(map(str, values))
+            return
+        assert self.row.assessment_id is not None
+        self.store.record_answer(self.row.assessment_id, self.current_question().id, self.choice, self.turn.now)
+
+    def advance(self, event: EventData) -> None:
+        self.row.cursor += 1
+
+    def step_back(self, event: EventData) -> None:
+        self.row.cursor -= 1
+
+    def begin_or_resume(self, event: EventData) -> None:
+        """Carries on with the assessment on screen, or a suspended own one, or begins anew."""
+        if self.row.assessment_id is None:
+            suspended = self.store.unfinished_assessment(*self.who, team_id=None)
+            if suspended is None:
+                self.begin_new(event)
+                return
+            self.row.assessment_id, self.row.cursor = suspended
+        total = len(self.catalog.questions)
+        self.ask(event, intro=self.catalog.message("resumed", number=self.row.cursor + 1, total=total))
+
+    def begin_new(self, event: EventData) -> None:
+        """A fresh assessment in place of the one on screen (for the same team, if any)."""
+        team_id = None
+        if self.row.assessment_id is not None:
+            team_id = self.store.assessment_team(self.row.assessment_id)
+            self.store.discard_assessment(self.row.assessment_id)
+            self.row.assessment_id = None
+        self.begin_assessment(team_id)
+        self.ask(event, intro=self.catalog.message("assessment_intro", total=len(self.catalog.questions)))
+
+    def begin_assessment(self, team_id: int | None) -> None:
+        self.suspend_current()
+        self.row.assessment_id = self.store.start_assessment(*self.who, self.turn.now, team_id=team_id)
+        self.row.cursor = 0
+
+    def suspend_current(self) -> None:
+        if self.row.assessment_id is not None:
+            self.store.suspend_assessment(self.row.assessment_id, self.row.cursor)
+            self.row.assessment_id, self.row.cursor = None, 0
+
+    def finish(self, event: EventData) -> None:
+        assessment_id = self.row.assessment_id
+        assert assessment_id is not None
+        previous = self.store.finished_assessments(*self.who, limit=1)
+        outcome = score(self.catalog.questions, self.store.answers(assessment_id))
+        self.store.finish_assessment(assessment_id, outcome.stage, outcome.to_dict(), self.turn.now)
+        self.row.assessment_id, self.row.cursor = None, 0
+        self.row.coach_stage, self.row.coach_focus = None, ""
+        before = previous[0] if previous else None
+        self.replies.append(
+            render.result(
+                self.catalog,
+                outcome,
+                self.turn.now,
+                Result.from_dict(before.result) if before else None,
+                before.finished_at if before else None,
+            )
+        )
+        team_id = self.store.assessment_team(assessment_id)
+        if team_id is not None:
+            self.report_team_answer(team_id)  # type: ignore[attr-defined]  # TeamActions
+
+
+def quick_values(quick: str) -> list[int]:
+    padded = quick.ljust(len(QUICK_CHECK), "0")
+    return [as_choice(c) or 0 for c in padded]

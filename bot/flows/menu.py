@@ -1,10 +1,19 @@
 """The menu flow: commands that work at any point, and forgetting a person after a confirmation."""
+from __future__ import annotations
+
+from transitions import EventData
+
+from .. import render
+from ..model import ConversationBase
+from ..scoring import Result
 
 STATES = ["idle", "confirming_forget"]
 
 ANYWHERE = "*"
 
 TRANSITIONS = [
+    {"trigger": "message", "source": ["idle", "coaching", "confirming_forget"], "dest": None,
+     "conditions": "choice_is_stale", "after": "explain_old_button"},
     {"trigger": "start", "source": ANYWHERE, "dest": None, "after": ["welcome", "reask"]},
     {"trigger": "help", "source": ANYWHERE, "dest": None, "after": ["show_help", "reask"]},
     {"trigger": "lang", "source": ANYWHERE, "dest": None, "after": ["change_language", "reask"]},
@@ -20,3 +29,79 @@ TRANSITIONS = [
     {"trigger": "message", "source": "confirming_forget", "dest": None, "after": "ask_forget"},
     {"trigger": "message", "source": "idle", "dest": None, "after": "explain_idle"},
 ]
+
+
+class MenuActions(ConversationBase):
+    def choice_is_stale(self, event: EventData) -> bool:
+        return self.stale
+
+    def says_yes(self, event: EventData) -> bool:
+        return self.says("yes_words")
+
+    def says_no(self, event: EventData) -> bool:
+        return self.says("no_words")
+
+    def welcome(self, event: EventData) -> None:
+        self.say("welcome", total=len(self.catalog.questions))
+        if self.row.assessment_id is not None and self.state != "assessing":
+            self.say("welcome_resume", number=self.row.cursor + 1, total=len(self.catalog.questions))
+
+    def show_help(self, event: EventData) -> None:
+        self.say("help")
+
+    def explain_idle(self, event: EventData) -> None:
+        self.say("idle_hint")
+
+    def explain_old_button(self, event: EventData) -> None:
+        self.notice("old_button")
+
+    def explain_unknown(self, event: EventData) -> None:
+        self.say("unknown_command", command=event.kwargs.get("command", ""))
+
+    def change_language(self, event: EventData) -> None:
+        wanted = (event.kwargs.get("arg") or "").strip().casefold()
+        if wanted in self.turn.catalogs:
+            self.store.set_user_lang(self.row.platform, self.row.user_id, wanted, self.turn.now)
+            self.turn.lang = wanted
+            self.say("lang_set")
+        else:
+            self.replies.append(render.language_prompt(self.catalog, self.turn.catalogs))
+
+    def show_result(self, event: EventData) -> None:
+        records = self.store.finished_assessments(*self.who, limit=12)
+        if not records:
+            self.say("no_result")
+            return
+        latest, previous = records[0], (records[1] if len(records) > 1 else None)
+        self.replies.append(
+            render.result(
+                self.catalog,
+                Result.from_dict(latest.result),
+                latest.finished_at,
+                Result.from_dict(previous.result) if previous else None,
+                previous.finished_at if previous else None,
+            )
+        )
+        if previous is not None:
+            history = [(r.finished_at, Result.from_dict(r.result).stage) for r in reversed(records)]
+            self.replies.append(render.progress(self.catalog, history))
+
+    def reask(self, event: EventData) -> None:
+        if self.state in ("assessing", "quick_checking"):
+            self.ask(event)
+        elif self.state == "confirming_forget":
+            self.ask_forget(event)
+
+    def ask_forget(self, event: EventData) -> None:
+        self.replies.append(render.forget_prompt(self.catalog))
+
+    def has_open_assessment(self, event: EventData) -> bool:
+        return self.row.assessment_id is not None
+
+    def erase(self, event: EventData) -> None:
+        self.store.forget_user(self.row.platform, self.row.user_id)
+        self.forgotten = True
+        self.say("forget_done")
+
+    def say_kept(self, event: EventData) -> None:
+        self.say("forget_kept")

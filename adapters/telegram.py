@@ -1,0 +1,290 @@
+"""The Telegram adapter, on python-telegram-bot's Application.
+
+Updates become engine events; replies become messages, inline keyboards, edits and photos.
+Nothing here knows a rule of the engine: it only knows Telegram.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import html
+import logging
+import os
+import time
+from collections import OrderedDict
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot.charts import render_png
+from bot.engine import AsyncEngine
+from bot.events import Event, Option, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+DEFAULT_API_URL = "https://api.telegram.org"
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+BUTTON_LABEL = 32
+ADMIN_STATUSES = {"administrator", "creator"}
+ADMIN_CACHE_SECONDS = 300
+COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
+
+
+class FloodLimiter(AIORateLimiter):
+    """Telegram's flood limits: 30 messages a second overall and 20 a minute per group (with 429s
+    waited out) from AIORateLimiter, plus about one new message a second per chat, in short
+    bursts (edits and button answers are not new messages)."""
+
+    def __init__(self, chat_rate: float = 1.0, max_retries: int = 5, chats_kept: int = 10_000) -> None:
+        super().__init__(max_retries=max_retries)
+        self._chats: OrderedDict[Any, AsyncLimiter] = OrderedDict()
+        self._chat_rate, self._chats_kept = chat_rate, chats_kept
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[override]
+        chat_id = data.get("chat_id")
+        if chat_id is None or not endpoint.startswith("send"):
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(3 * self._chat_rate, 3)
+        self._chats[chat_id] = limiter
+        if len(self._chats) > self._chats_kept:
+            self._chats.popitem(last=False)
+        async with limiter:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def deep_link_payload(value: str) -> str:
+    """A button value as a /start payload (letters, digits, _ and -; at most 64)."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def from_payload(payload: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+class TelegramAdapter:
+    """Turns updates into events and replies into messages, for one bot."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
+
+    # Updates in
+
+    async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not isinstance(update, Update):
+            return
+        event = await self.to_event(update, context)
+        if event is None:
+            return
+        replies = await self.engine.handle(event)
+        await self.deliver(update, context, event, replies)
+        assert event.key is not None
+        await self.engine.delivered(event.key)
+
+    async def to_event(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Event | None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or user.is_bot:
+            return None
+        common: dict[str, Any] = dict(
+            platform=PLATFORM,
+            chat_id=str(chat.id),
+            user_id=str(user.id),
+            key=f"{PLATFORM}:{update.update_id}",
+            lang=user.language_code,
+            name=user.full_name,
+            chat_type="private" if chat.type == chat.PRIVATE else "group",
+            chat_title=chat.title,
+        )
+        if update.callback_query is not None:
+            return Event(choice=update.callback_query.data or "", **common)
+        message = update.message
+        if message is None:
+            return None
+        text = message.text or message.caption or ""
+        if chat.type != chat.PRIVATE:
+            if not text.startswith("/"):
+                return None  # a group's own conversation is not for us
+            common["is_admin"] = await self.is_admin(context, chat.id, user.id)
+        head, _, payload = text.partition(" ")
+        if head.split("@")[0] == "/start" and payload:
+            text = from_payload(payload.strip()) or "/start"
+        return Event(text=text, **common)
+
+    async def is_admin(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> bool:
+        cached = self._admins.get((chat_id, user_id))
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            member = await context.bot.get_chat_member(chat_id, user_id)
+            admin = member.status in ADMIN_STATUSES
+        except TelegramError:
+            admin = False
+        self._admins[(chat_id, user_id)] = (time.monotonic() + ADMIN_CACHE_SECONDS, admin)
+        return admin
+
+    # Replies out
+
+    async def deliver(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event,
+                      replies: list[Reply]) -> None:
+        query = update.callback_query
+        notices = [r.text for r in replies if r.kind == "notice"]
+        if query is not None:
+            await self._settle(query, "\n".join(notices)[:200], chosen=not notices)
+        for reply in replies:
+            if reply.kind == "notice" and query is not None:
+                continue
+            await self.send(context, reply, event)
+
+    async def _settle(self, query: CallbackQuery, notice: str, chosen: bool) -> None:
+        """Answers a pressed button, and turns its keyboard into a record of the choice."""
+        with_suppressed = (BadRequest, Forbidden)
+        try:
+            await query.answer(text=notice or None)
+        except with_suppressed:
+            log.info("callback query %s could not be answered", query.id)
+        message = query.message
+        if message is None or not getattr(message, "reply_markup", None):
+            return
+        label = next(
+            (b.text for row in message.reply_markup.inline_keyboard for b in row if b.callback_data == query.data),
+            None,
+        )
+        try:
+            if chosen and label and message.text:
+                await message.edit_text(f"{html.escape(message.text)}\n\n✓ {html.escape(label)}", parse_mode="HTML")
+            else:
+                await message.edit_reply_markup(reply_markup=None)
+        except with_suppressed:
+            log.info("message %s was not changed", message.message_id)
+
+    async def send(self, context: ContextTypes.DEFAULT_TYPE, reply: Reply, event: Event) -> None:
+        chat_id = reply.to or event.chat_id
+        private = reply.to is None and event.private
+        text = render_text(reply)
+        markup = self.keyboard(reply.options, private, context.bot.username)
+        if reply.ref is not None and await self._edit_posted(context, reply.ref, chat_id, text, markup):
+            return
+        message = await context.bot.send_message(int(chat_id), text, parse_mode="HTML", reply_markup=markup)
+        if reply.ref is not None:
+            await self.engine.remember_message(PLATFORM, reply.ref, chat_id, str(message.message_id))
+        if reply.chart is not None:
+            png = await asyncio.get_running_loop().run_in_executor(None, render_png, reply.chart)
+            await context.bot.send_photo(int(chat_id), png, caption=html.escape(reply.chart.title)[:1024],
+                                         parse_mode="HTML")
+
+    async def _edit_posted(self, context: ContextTypes.DEFAULT_TYPE, ref: str, chat_id: str, text: str,
+                           markup: InlineKeyboardMarkup | None) -> bool:
+        """Updates a message posted earlier under the same ref; False when there is none to update."""
+        posted = await self.engine.posted_message(PLATFORM, ref, chat_id)
+        if posted is None:
+            return False
+        try:
+            await context.bot.edit_message_text(text, chat_id=int(chat_id), message_id=int(posted),
+                                                parse_mode="HTML", reply_markup=markup)
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                log.info("posting %s anew: %s", ref, error)
+                return False
+        return True
+
+    @staticmethod
+    def keyboard(options: tuple[Option, ...], private: bool, username: str) -> InlineKeyboardMarkup | None:
+        """Short options side by side, long ones a row each; private options link to a private chat."""
+        buttons = []
+        for option in options:
+            label = option.label if len(option.label) <= BUTTON_LABEL else option.key
+            if option.private and not private:
+                url = f"https://t.me/{username}?start={deep_link_payload(option.value)}"
+                buttons.append(InlineKeyboardButton(label, url=url))
+            elif len(option.value.encode()) <= MAX_CALLBACK_DATA:
+                buttons.append(InlineKeyboardButton(label, callback_data=option.value))
+        if not buttons:
+            return None
+        rows: list[list[InlineKeyboardButton]] = []
+        for button in buttons:
+            fits = len(button.text) <= 3 and rows and len(rows[-1]) < 6 and len(rows[-1][-1].text) <= 3
+            if fits:
+                rows[-1].append(button)
+            else:
+                rows.append([button])
+        return InlineKeyboardMarkup(rows)
+
+
+def render_text(reply: Reply) -> str:
+    """Escaped for Telegram HTML; options that do not fit on a button are listed in the text."""
+    lines = [html.escape(reply.text)]
+    listed = [o for o in reply.options if len(o.label) > BUTTON_LABEL]
+    if listed:
+        lines.append("")
+        lines.extend(f"<b>{html.escape(o.key)}</b>  {html.escape(o.label)}" for o in listed)
+    return "\n".join(lines)[:MAX_TEXT]
+
+
+async def register_commands(application: Application, catalogs) -> None:
+    """The command menu in every language the content has; English is also the default."""
+    for lang, catalog in catalogs.items():
+        commands = [BotCommand(c, catalog.message(f"command_{c}")) for c in COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=lang)
+        if lang == "en":
+            await application.bot.set_my_commands(commands)
+
+
+def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL, chat_rate: float = 1.0) -> Application:
+    """The Application, pointed at any Bot-API-compatible server; `chat_rate` is new messages a
+    second per chat."""
+    api_url = api_url.rstrip("/")
+    adapter = TelegramAdapter(engine)
+
+    async def post_init(application: Application) -> None:
+        await register_commands(application, engine.catalogs)
+
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .rate_limiter(FloodLimiter(chat_rate))
+        .post_init(post_init)
+        .build()
+    )
+    application.add_handler(TypeHandler(Update, adapter.on_update))
+    return application
+
+
+def webhook_secret(token: str) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, or one derived from the token: stable across restarts."""
+    return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or hashlib.sha256(token.encode()).hexdigest()[:48]
+
+
+def run(token: str, engine: AsyncEngine) -> None:
+    """Long polling by default; a webhook when TELEGRAM_WEBHOOK_URL is set."""
+    application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL))
+    allowed = ["message", "callback_query"]
+    webhook_url = os.environ.get("TELEGRAM_WEBHOOK_URL")
+    if webhook_url:
+        application.run_webhook(
+            listen="0.0.0.0",
+            port=int(os.environ.get("PORT", "8443")),
+            url_path="telegram",
+            webhook_url=webhook_url,
+            secret_token=webhook_secret(token),
+            allowed_updates=allowed,
+        )
+    else:
+        application.run_polling(allowed_updates=allowed)

@@ -1,0 +1,153 @@
+"""`stagecoach content check`: every defect in the content files, each named by file and id."""
+from __future__ import annotations
+
+import string
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog
+
+MAX_TIP = 400
+MAX_WHY = 200
+MIN_TIPS_PER_CELL = 3
+REFERENCE_LANG = "en"
+
+
+def placeholders(template: str) -> set[str] | None:
+    """The named fields of a template, or None when its braces are broken."""
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError:
+        return None
+
+
+def check_catalog(catalog: Catalog) -> list[str]:
+    """Defects within one language file."""
+    name = catalog.path.name
+    problems: list[str] = []
+    if [s.id for s in catalog.stages] != list(range(1, STAGE_COUNT + 1)):
+        problems.append(f"{name}: stages: expected ids 1..{STAGE_COUNT} in order")
+    dimensions = {d.id for d in catalog.dimensions}
+    for ident, count in Counter(_ids(catalog)).items():
+        if count > 1:
+            problems.append(f"{name}: {ident}: the id is used {count} times")
+    for question in catalog.questions:
+        if question.dimension not in dimensions:
+            problems.append(f"{name}: {question.id}: unknown dimension '{question.dimension}'")
+        if len(question.options) != STAGE_COUNT or not all(o.strip() for o in question.options):
+            filled = sum(1 for o in question.options if o.strip())
+            problems.append(
+                f"{name}: {question.id}: needs exactly {STAGE_COUNT} options, one per stage;"
+                f" has {filled} filled of {len(question.options)}"
+            )
+    for tip in catalog.tips:
+        if tip.dimension not in dimensions:
+            problems.append(f"{name}: {tip.id}: unknown dimension '{tip.dimension}'")
+        if tip.stage not in range(1, STAGE_COUNT + 1):
+            problems.append(f"{name}: {tip.id}: stage {tip.stage} is not 1..{STAGE_COUNT}")
+        if not tip.text.strip():
+            problems.append(f"{name}: {tip.id}: the tip text is empty")
+        if len(tip.text) > MAX_TIP:
+            problems.append(f"{name}: {tip.id}: the tip is {len(tip.text)} characters (at most {MAX_TIP})")
+        if not tip.why.strip() or "\n" in tip.why.strip() or len(tip.why) > MAX_WHY:
+            problems.append(f"{name}: {tip.id}: 'why' must be one line of at most {MAX_WHY} characters")
+    cells = Counter((t.stage, t.dimension) for t in catalog.tips)
+    for stage in range(1, STAGE_COUNT + 1):
+        for dimension in catalog.dimensions:
+            count = cells[(stage, dimension.id)]
+            if count < MIN_TIPS_PER_CELL:
+                problems.append(
+                    f"{name}: stage {stage} × {dimension.id}: {count} tips (at least {MIN_TIPS_PER_CELL})"
+                )
+    for ident, text in _plain_texts(catalog):
+        if "{" in text or "}" in text:
+            problems.append(f"{name}: {ident}: broken placeholder: this text is never filled in")
+    for key, template in catalog.messages.items():
+        if not isinstance(template, str) or not template.strip():
+            problems.append(f"{name}: messages.{key}: empty or not text")
+        elif placeholders(template) is None:
+            problems.append(f"{name}: messages.{key}: broken placeholder (unbalanced braces)")
+    return problems
+
+
+def compare(reference: Catalog, other: Catalog) -> list[str]:
+    """Ids present in one language and missing in the other, and placeholders that differ."""
+    problems: list[str] = []
+    ours, theirs = _ids(reference), _ids(other)
+    for ident in sorted(set(ours) - set(theirs)):
+        problems.append(f"{other.path.name}: {ident}: missing (present in {reference.path.name})")
+    for ident in sorted(set(theirs) - set(ours)):
+        problems.append(f"{reference.path.name}: {ident}: missing (present in {other.path.name})")
+    if [q.id for q in reference.questions] != [q.id for q in other.questions]:
+        problems.append(f"{other.path.name}: questions: not in the same order as {reference.path.name}")
+    for a, b in zip(reference.questions, other.questions):
+        if a.id == b.id and a.dimension != b.dimension:
+            problems.append(f"{other.path.name}: {b.id}: dimension differs from {reference.path.name}")
+    tips = {t.id: t for t in other.tips}
+    for tip in reference.tips:
+        twin = tips.get(tip.id)
+        if twin and (twin.stage, twin.dimension) != (tip.stage, tip.dimension):
+            problems.append(f"{other.path.name}: {tip.id}: stage or dimension differs from {reference.path.name}")
+    for key, template in reference.messages.items():
+        if key in other.messages:
+            want, have = placeholders(template), placeholders(other.messages[key])
+            if want is not None and have is not None and want != have:
+                problems.append(
+                    f"{other.path.name}: messages.{key}: broken placeholder: has {{{', '.join(sorted(have))}}},"
+                    f" {reference.path.name} has {{{', '.join(sorted(want))}}}"
+                )
+    return problems
+
+
+def check(directory: Path = CONTENT_DIR) -> tuple[list[str], str]:
+    """All defects in a content directory, and a one-line summary of what was counted."""
+    catalogs: list[Catalog] = []
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            catalogs.append(parse_catalog(path, strict=False))
+        except ContentError as error:
+            problems.append(str(error))
+    if not catalogs:
+        return problems or [f"{directory}: no content files"], "content: nothing to count"
+    for catalog in catalogs:
+        problems.extend(check_catalog(catalog))
+    reference = next((c for c in catalogs if c.lang == REFERENCE_LANG), catalogs[0])
+    for catalog in catalogs:
+        if catalog is not reference:
+            problems.extend(compare(reference, catalog))
+    cells = Counter((t.stage, t.dimension) for t in reference.tips)
+    fewest = min((cells[(s, d.id)] for s in range(1, STAGE_COUNT + 1) for d in reference.dimensions), default=0)
+    summary = (
+        f"{'content ok' if not problems else f'{len(problems)} problems'}:"
+        f" {len(catalogs)} languages ({', '.join(c.lang for c in catalogs)}),"
+        f" {len(reference.stages)} stages, {len(reference.dimensions)} dimensions,"
+        f" {len(reference.questions)} questions, {len(reference.tips)} tips per language"
+        f" (at least {fewest} per stage × dimension), {len(reference.messages)} messages"
+    )
+    return problems, summary
+
+
+def _ids(catalog: Catalog) -> list[str]:
+    ids = [f"stage.{s.id}" for s in catalog.stages]
+    ids += [c.id for s in catalog.stages for c in s.checklist]
+    ids += [f"dimension.{d.id}" for d in catalog.dimensions]
+    ids += [q.id for q in catalog.questions]
+    ids += [t.id for t in catalog.tips]
+    ids += [f"messages.{k}" for k in catalog.messages]
+    return ids
+
+
+def _plain_texts(catalog: Catalog) -> Iterable[tuple[str, str]]:
+    for stage in catalog.stages:
+        for field in ("name", "tagline", "meaning", "holds", "next_asks"):
+            yield f"stage.{stage.id}.{field}", getattr(stage, field)
+        for item in stage.checklist:
+            yield item.id, item.text
+    for dimension in catalog.dimensions:
+        yield f"dimension.{dimension.id}", dimension.name + dimension.about
+    for question in catalog.questions:
+        yield question.id, question.text + "".join(question.options)
+    for tip in catalog.tips:
+        yield tip.id, tip.text + tip.why

@@ -1,0 +1,125 @@
+"""The base of the conversation model the flow machine acts on, for one event.
+
+It is built per event from its stored row and discarded after; all it keeps is in that row and
+in the store, written inside the event's transaction. Each flow in bot/flows/ adds the actions
+its transitions name; `bot.conversation.Conversation` puts them together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transitions import EventData
+
+from .catalog import STAGE_COUNT, Catalog, Question
+from .events import Event, Reply
+from .scoring import DONT_KNOW
+from .store import ConversationRow, Store
+
+QUICK = "quick"
+QUESTIONING = ("assessing", "quick_checking")
+
+
+@dataclass
+class Turn:
+    """What one event may use: the store, the event itself, the person's language, the clock."""
+
+    store: Store
+    catalogs: dict[str, Catalog]
+    event: Event
+    lang: str
+    now: str
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.catalogs[self.lang]
+
+
+@dataclass
+class ConversationBase:
+    row: ConversationRow
+    turn: Turn
+    replies: list[Reply] = field(default_factory=list)
+    text: str = ""
+    choice: int | None = None
+    stale: bool = False
+    forgotten: bool = False
+
+    # transitions reads and writes the model's state through this attribute.
+    @property
+    def state(self) -> str:
+        return self.row.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.row.state = value
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.turn.catalog
+
+    @property
+    def store(self) -> Store:
+        return self.turn.store
+
+    @property
+    def who(self) -> tuple[str, str, str]:
+        return self.row.platform, self.row.chat_id, self.row.user_id
+
+    def say(self, key: str, **values: object) -> None:
+        self.replies.append(Reply(self.catalog.message(key, **values)))
+
+    def notice(self, key: str, **values: object) -> None:
+        """A short word about a pressed button (an old one, a double tap): no new question."""
+        self.replies.append(Reply(self.catalog.message(key, **values), kind="notice"))
+
+    # Input
+
+    def read_input(self, event: EventData) -> None:
+        """Turns typed text or a button payload into a choice (0-6) or flags a stale button."""
+        self.text = (event.kwargs.get("text") or "").strip()
+        payload = event.kwargs.get("choice")
+        self.choice, self.stale = None, False
+        if payload and payload.startswith("q:"):
+            scope, _, rest = payload[2:].partition(":")
+            question_id, _, value = rest.rpartition(":")
+            if self.state not in QUESTIONING or scope != self.scope() or question_id != self.current_question().id:
+                self.stale = True
+                return
+            self.choice = as_choice(value)
+        elif payload:
+            self.text = payload.strip()
+            self.choice = as_choice(self.text)
+        else:
+            self.choice = as_choice(self.text)
+
+    def says(self, key: str) -> bool:
+        """Whether the text is one of a message's '|'-separated words, e.g. yes_words."""
+        return self.text.casefold() in self.catalog.message(key).casefold().split("|")
+
+    # The question on screen: the assessment's, or the quick check's
+
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        raise NotImplementedError
+
+    def scope(self) -> str:
+        return QUICK if self.state == "quick_checking" else str(self.row.assessment_id)
+
+    def current_question(self) -> Question:
+        questions = self.questions
+        return questions[min(self.row.cursor, len(questions) - 1)]
+
+    def reask(self, event: EventData) -> None:
+        """After an aside (help, language, result), put the open question back in front of them."""
+        raise NotImplementedError
+
+
+def as_choice(text: str) -> int | None:
+    """A typed option number, 0 (don't know) to 6, in any script's digits; else None."""
+    if len(text) > 2:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if DONT_KNOW <= value <= STAGE_COUNT else None

@@ -1,0 +1,79 @@
+"""The team rule: members' answers combined into a team result, without exposing any member.
+
+Per dimension the team is at the lower median of its members' stages for that dimension, and
+the spread is the lowest and highest of them. The overall team stage follows the personal rule
+on those medians (bot/scoring.py), with the Formalized activities taken at the members' median
+answer. Dimensions where members are two or more stages apart are disagreements: worth a talk.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .catalog import Question
+from .scoring import DONT_KNOW, FORMALIZED_ACTIVITIES, Result, dimension_stage, overall, score
+
+DISAGREEMENT_GAP = 2
+MIN_VISIBLE = 3
+
+
+@dataclass(frozen=True)
+class TeamResult:
+    stage: int | None
+    participants: int
+    dimensions: dict[str, int | None]
+    spreads: dict[str, tuple[int, int] | None]
+    held_by_activities: tuple[str, ...]
+
+    @property
+    def disagreements(self) -> tuple[str, ...]:
+        """Dimensions where members are two or more stages apart, widest first."""
+        gaps = {d: s[1] - s[0] for d, s in self.spreads.items() if s}
+        wide = [d for d, gap in gaps.items() if gap >= DISAGREEMENT_GAP]
+        return tuple(sorted(wide, key=lambda d: -gaps[d]))
+
+    @property
+    def detailed(self) -> bool:
+        """Below three participants only the overall stage is shown, so no one can be singled out."""
+        return self.participants >= MIN_VISIBLE
+
+    def as_result(self) -> Result:
+        """The team as one respondent, for the same rendering of stages and change."""
+        return Result(self.stage, self.dimensions, 0, 0, self.held_by_activities)
+
+    def to_dict(self) -> dict:
+        return {
+            "stage": self.stage,
+            "participants": self.participants,
+            "dimensions": self.dimensions,
+            "spreads": {d: list(s) if s else None for d, s in self.spreads.items()},
+            "held_by_activities": list(self.held_by_activities),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TeamResult:
+        return cls(
+            stage=data["stage"],
+            participants=data["participants"],
+            dimensions=data["dimensions"],
+            spreads={d: tuple(s) if s else None for d, s in data["spreads"].items()},
+            held_by_activities=tuple(data["held_by_activities"]),
+        )
+
+
+def aggregate(questions: Sequence[Question], members: Sequence[Mapping[str, int]]) -> TeamResult:
+    """Combines each member's answers (question id -> 0..6) into the team result."""
+    results = [score(questions, answers) for answers in members]
+    dimension_ids = list(dict.fromkeys(q.dimension for q in questions))
+    dimensions: dict[str, int | None] = {}
+    spreads: dict[str, tuple[int, int] | None] = {}
+    for dimension in dimension_ids:
+        stages = [s for r in results if (s := r.dimensions.get(dimension)) is not None]
+        dimensions[dimension] = dimension_stage(stages)
+        spreads[dimension] = (min(stages), max(stages)) if stages else None
+    activities = {
+        q: dimension_stage([a.get(q, DONT_KNOW) for a in members]) or DONT_KNOW
+        for q in FORMALIZED_ACTIVITIES
+    }
+    stage, held = overall(dimensions, activities)
+    return TeamResult(stage, len(members), dimensions, spreads, held)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.store import Store
+from bot.testing import ChatClient
+
+
+class Clock:
+    """A controllable clock for the engine: ISO timestamps that move only when told."""
+
+    def __init__(self, start: str = "2026-03-02T09:00:00+00:00") -> None:
+        self.value = start
+
+    def __call__(self) -> str:
+        return self.value
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "stagecoach.db"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(db_path: Path, clock: Clock) -> Iterator[Engine]:
+    engine = Engine(Store(db_path), clock=clock)
+    yield engine
+    engine.store.close()
+
+
+@pytest.fixture
+def ann(engine: Engine) -> ChatClient:
+    return ChatClient(engine, "ann", lang="en")
+
+
+@pytest.fixture
+def questions(engine: Engine) -> int:
+    return len(engine.catalogs["en"].questions)

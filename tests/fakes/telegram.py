@@ -1,0 +1,277 @@
+"""A fake Telegram Bot API on 127.0.0.1: the real JSON envelopes and error shapes, strict about
+required fields, with long polling, webhooks, and injectable 429s and duplicate updates."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "scope", "entities", "link_preview_options"}
+INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id", "max_connections"}
+REQUIRED = {
+    "getMe": (),
+    "getUpdates": (),
+    "sendMessage": ("chat_id", "text"),
+    "editMessageText": ("chat_id", "message_id", "text"),
+    "editMessageReplyMarkup": ("chat_id", "message_id"),
+    "answerCallbackQuery": ("callback_query_id",),
+    "sendPhoto": ("chat_id", "photo"),
+    "setMyCommands": ("commands",),
+    "deleteWebhook": (),
+    "setWebhook": ("url",),
+    "getChatMember": ("chat_id", "user_id"),
+    "close": (),
+    "logOut": (),
+}
+
+
+@dataclass
+class Sent:
+    """A message the bot sent or edited, as the fake saw it."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: dict | None = None
+    photo: bytes | None = None
+
+
+@dataclass
+class FakeTelegram:
+    token: str = "123:abc"
+    username: str = "stagecoach_bot"
+    updates: list[dict] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+    calls: list[tuple[str, dict]] = field(default_factory=list)
+    answered_callbacks: list[dict] = field(default_factory=list)
+    commands: dict[str, list[dict]] = field(default_factory=dict)
+    admins: set[tuple[int, int]] = field(default_factory=set)
+    webhook: dict | None = None
+    fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._new_update = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    # Test controls
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def push(self, update: dict, twice: bool = False) -> dict:
+        update = {"update_id": next(self._update_ids), **update}
+        self.updates.append(update)
+        if twice:
+            self.updates.append(dict(update))
+        self._new_update.set()
+        return update
+
+    def text(self, user: int, text: str, chat: int | None = None, chat_type: str = "private",
+             language: str = "en", title: str | None = None, twice: bool = False) -> dict:
+        chat_id = chat if chat is not None else user
+        message = {
+            "message_id": next(self._message_ids),
+            "date": 1767000000,
+            "chat": {"id": chat_id, "type": chat_type, **({"title": title} if title else {})},
+            "from": {"id": user, "is_bot": False, "first_name": f"User{user}", "language_code": language},
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self.push({"message": message}, twice=twice)
+
+    def press(self, user: int, sent: Sent, data: str, twice: bool = False, language: str = "en") -> dict:
+        callback = {
+            "id": str(next(self._update_ids)),
+            "from": {"id": user, "is_bot": False, "first_name": f"User{user}", "language_code": language},
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": sent.message_id,
+                "date": 1767000000,
+                "chat": {"id": sent.chat_id, "type": "private" if sent.chat_id > 0 else "supergroup"},
+                "from": {"id": 1, "is_bot": True, "first_name": "Stagecoach", "username": self.username},
+                "text": sent.text,
+                **({"reply_markup": sent.reply_markup} if sent.reply_markup else {}),
+            },
+        }
+        return self.push({"callback_query": callback}, twice=twice)
+
+    def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        self.fail_next[method].extend([retry_after] * times)
+
+    def to(self, chat_id: int) -> list[Sent]:
+        return [s for s in self.sent if s.chat_id == chat_id]
+
+    def last(self, chat_id: int) -> Sent:
+        return self.to(chat_id)[-1]
+
+    def current(self, chat_id: int, message_id: int) -> Sent:
+        """The latest version of a message, after edits."""
+        return [s for s in self.sent if s.chat_id == chat_id and s.message_id == message_id][-1]
+
+    # The API
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append((method, params))
+        if method not in REQUIRED:
+            return _error(404, "Not Found: method not found")
+        missing = [f for f in REQUIRED[method] if f not in params]
+        if missing:
+            return _error(400, f"Bad Request: {missing[0]} is empty")
+        if self.fail_next[method]:
+            retry_after = self.fail_next[method].pop(0)
+            return _error(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+        return await getattr(self, "_" + method)(params)
+
+    async def _getMe(self, params: dict) -> web.Response:
+        return _ok({"id": 1, "is_bot": True, "first_name": "Stagecoach", "username": self.username,
+                    "can_join_groups": True, "can_read_all_group_messages": False,
+                    "supports_inline_queries": False})
+
+    async def _getUpdates(self, params: dict) -> web.Response:
+        offset, timeout = params.get("offset", 0), min(params.get("timeout", 0), 2)
+        if offset:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if not self.updates and timeout:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), timeout)
+            except TimeoutError:
+                pass
+        return _ok(self.updates[: params.get("limit", 100)])
+
+    async def _sendMessage(self, params: dict) -> web.Response:
+        return _ok(self._record("sendMessage", params, next(self._message_ids)))
+
+    async def _sendPhoto(self, params: dict) -> web.Response:
+        return _ok(self._record("sendPhoto", params, next(self._message_ids)))
+
+    async def _editMessageText(self, params: dict) -> web.Response:
+        return self._edit("editMessageText", params)
+
+    async def _editMessageReplyMarkup(self, params: dict) -> web.Response:
+        previous = self._find(params)
+        if previous is None:
+            return _error(400, "Bad Request: message to edit not found")
+        return self._edit("editMessageReplyMarkup", {**params, "text": previous.text})
+
+    def _edit(self, method: str, params: dict) -> web.Response:
+        previous = self._find(params)
+        if previous is None:
+            return _error(400, "Bad Request: message to edit not found")
+        if previous.text == params["text"] and previous.reply_markup == params.get("reply_markup"):
+            return _error(400, "Bad Request: message is not modified: specified new message content and"
+                               " reply markup are exactly the same as a current content and reply markup")
+        return _ok(self._record(method, params, previous.message_id))
+
+    def _find(self, params: dict) -> Sent | None:
+        found = [s for s in self.sent if s.chat_id == params["chat_id"] and s.message_id == params["message_id"]]
+        return found[-1] if found else None
+
+    def _record(self, method: str, params: dict, message_id: int) -> dict:
+        photo = params.get("photo")
+        sent = Sent(method, params["chat_id"], message_id, params.get("text", params.get("caption", "")),
+                    params.get("reply_markup"), bytes(photo) if isinstance(photo, (bytes, bytearray)) else None)
+        self.sent.append(sent)
+        chat = {"id": sent.chat_id, "type": "private" if sent.chat_id > 0 else "supergroup"}
+        message: dict[str, Any] = {"message_id": message_id, "date": 1767000000, "chat": chat,
+                                   "from": {"id": 1, "is_bot": True, "first_name": "Stagecoach"}}
+        if sent.photo is not None:
+            message["photo"] = [{"file_id": f"photo{message_id}", "file_unique_id": f"u{message_id}",
+                                 "width": 800, "height": 900}]
+        else:
+            message["text"] = sent.text
+        if sent.reply_markup:
+            message["reply_markup"] = sent.reply_markup
+        return message
+
+    async def _answerCallbackQuery(self, params: dict) -> web.Response:
+        self.answered_callbacks.append(params)
+        return _ok(True)
+
+    async def _setMyCommands(self, params: dict) -> web.Response:
+        self.commands[params.get("language_code", "")] = params["commands"]
+        return _ok(True)
+
+    async def _deleteWebhook(self, params: dict) -> web.Response:
+        self.webhook = None
+        return _ok(True)
+
+    async def _setWebhook(self, params: dict) -> web.Response:
+        self.webhook = params
+        return _ok(True)
+
+    async def _getChatMember(self, params: dict) -> web.Response:
+        status = "administrator" if (params["chat_id"], params["user_id"]) in self.admins else "member"
+        user = {"id": params["user_id"], "is_bot": False, "first_name": f"User{params['user_id']}"}
+        member: dict[str, Any] = {"status": status, "user": user}
+        if status == "administrator":
+            member |= {key: True for key in (
+                "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                "can_delete_stories")}
+        return _ok(member)
+
+    async def _close(self, params: dict) -> web.Response:
+        return _ok(True)
+
+    async def _logOut(self, params: dict) -> web.Response:
+        return _ok(True)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        params |= await request.json()
+        return params
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            data = await part.read()  # type: ignore[union-attr]
+            params[part.name] = data if part.filename else data.decode()  # type: ignore[union-attr]
+    elif request.can_read_body:
+        params |= dict(await request.post())
+    for name, value in list(params.items()):
+        if name in JSON_FIELDS and isinstance(value, str):
+            params[name] = json.loads(value)
+        elif name in INT_FIELDS and isinstance(value, str):
+            params[name] = int(value)
+    return params
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(code: int, description: str, parameters: dict | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=code)

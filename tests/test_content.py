@@ -1,0 +1,167 @@
+"""The content files are complete, and `stagecoach content check` catches each kind of defect."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import CONTENT_DIR, default_catalogs
+from bot.content_check import MIN_TIPS_PER_CELL, check
+from bot.scoring import FORMALIZED_ACTIVITIES
+
+BOT_DIR = Path(__file__).parents[1] / "bot"
+
+
+def dump(value: dict) -> str:
+    """A minimal TOML writer for the shapes our content uses (tables, arrays of tables, strings)."""
+    lines: list[str] = []
+
+    def scalars(table: dict) -> None:
+        for key, item in table.items():
+            if not isinstance(item, (dict, list)) or (isinstance(item, list) and not _tables(item)):
+                lines.append(f"{json.dumps(key)} = {json.dumps(item, ensure_ascii=False)}")
+
+    def nested(table: dict, prefix: str) -> None:
+        for key, item in table.items():
+            if isinstance(item, dict):
+                lines.append(f"[{prefix}{key}]")
+                scalars(item)
+                nested(item, f"{prefix}{key}.")
+            elif isinstance(item, list) and _tables(item):
+                for entry in item:
+                    lines.append(f"[[{prefix}{key}]]")
+                    scalars(entry)
+                    nested(entry, f"{prefix}{key}.")
+
+    scalars(value)
+    nested(value, "")
+    return "\n".join(lines) + "\n"
+
+
+def _tables(items: list) -> bool:
+    return bool(items) and all(isinstance(i, dict) for i in items)
+
+
+@pytest.fixture
+def content(tmp_path: Path) -> dict[str, dict]:
+    """The real content as data, to break on purpose; `write` puts it in tmp_path."""
+    return {p.stem: tomllib.loads(p.read_text(encoding="utf-8")) for p in CONTENT_DIR.glob("*.toml")}
+
+
+def write(tmp_path: Path, content: dict[str, dict]) -> Path:
+    for lang, data in content.items():
+        (tmp_path / f"{lang}.toml").write_text(dump(data), encoding="utf-8")
+    return tmp_path
+
+
+def run_check(directory: Path | None = None) -> subprocess.CompletedProcess:
+    extra = ["--dir", str(directory)] if directory else []
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "content", "check", *extra],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_the_shipped_content_passes_with_enough_tips_everywhere():
+    completed = run_check()
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    summary = completed.stdout.strip().splitlines()[-1]
+    assert summary.startswith("content ok: 2 languages (en, nl)")
+    fewest = int(re.search(r"at least (\d+) per stage × dimension", summary).group(1))
+    assert fewest >= MIN_TIPS_PER_CELL
+
+
+def test_the_dumper_round_trips_the_real_content(tmp_path, content):
+    assert check(write(tmp_path, content))[0] == []
+
+
+def test_the_questionnaire_has_nine_dimensions_of_two_or_three_questions():
+    for catalog in default_catalogs().values():
+        assert 8 <= len(catalog.dimensions) <= 10
+        for dimension in catalog.dimensions:
+            count = sum(1 for q in catalog.questions if q.dimension == dimension.id)
+            assert 2 <= count <= 3, (catalog.lang, dimension.id)
+
+
+def test_a_question_without_six_options_is_caught(tmp_path, content):
+    content["en"]["questions"][0]["options"].pop()
+    problems, _ = check(write(tmp_path, content))
+    question = content["en"]["questions"][0]["id"]
+    assert f"en.toml: {question}: needs exactly 6 options, one per stage; has 5 filled of 5" in problems
+
+
+def test_an_empty_option_is_caught(tmp_path, content):
+    content["nl"]["questions"][2]["options"][3] = " "
+    problems, _ = check(write(tmp_path, content))
+    assert any(p.startswith(f"nl.toml: {content['nl']['questions'][2]['id']}: needs exactly 6") for p in problems)
+
+
+def test_an_id_missing_in_one_language_is_caught(tmp_path, content):
+    removed = content["nl"]["tips"].pop(5)
+    content["en"]["messages"].pop("help")
+    problems, _ = check(write(tmp_path, content))
+    assert f"nl.toml: {removed['id']}: missing (present in en.toml)" in problems
+    assert "en.toml: messages.help: missing (present in nl.toml)" in problems
+
+
+def test_an_empty_stage_dimension_cell_is_caught(tmp_path, content):
+    for lang in content:
+        content[lang]["tips"] = [
+            t for t in content[lang]["tips"] if not (t["stage"] == 2 and t["dimension"] == "culture")
+        ]
+    problems, _ = check(write(tmp_path, content))
+    assert "en.toml: stage 2 × culture: 0 tips (at least 3)" in problems
+    assert "nl.toml: stage 2 × culture: 0 tips (at least 3)" in problems
+
+
+def test_a_tip_that_is_too_long_is_caught(tmp_path, content):
+    tip = content["en"]["tips"][0]
+    tip["text"] = "Listen. " * 60
+    problems, _ = check(write(tmp_path, content))
+    assert f"en.toml: {tip['id']}: the tip is {len(tip['text'])} characters (at most 400)" in problems
+
+
+def test_broken_placeholders_are_caught(tmp_path, content):
+    content["en"]["messages"]["welcome"] = "Hello, {total questions"
+    content["nl"]["messages"]["question_header"] = "Vraag {nummer} van {total} · {dimension}"
+    content["nl"]["tips"][0]["text"] += " {stage}"
+    problems, _ = check(write(tmp_path, content))
+    assert "en.toml: messages.welcome: broken placeholder (unbalanced braces)" in problems
+    assert any(p.startswith("nl.toml: messages.question_header: broken placeholder: has {dimension, nummer, total}")
+               for p in problems)
+    assert f"nl.toml: {content['nl']['tips'][0]['id']}: broken placeholder: this text is never filled in" in problems
+
+
+def test_invalid_toml_is_reported_with_its_file(tmp_path, content):
+    write(tmp_path, content)
+    (tmp_path / "nl.toml").write_text("[meta\nlang = 'nl'", encoding="utf-8")
+    problems, _ = check(tmp_path)
+    assert problems[0].startswith("nl.toml: not valid TOML")
+
+
+def test_the_command_exits_non_zero_and_names_each_defect(tmp_path, content):
+    content["en"]["questions"][0]["options"].append("a seventh stage")
+    completed = run_check(write(tmp_path, content))
+    assert completed.returncode == 1
+    assert f"en.toml: {content['en']['questions'][0]['id']}: needs exactly 6 options" in completed.stdout
+    assert completed.stdout.strip().splitlines()[-1].startswith("1 problems:")
+
+
+def test_every_message_the_code_names_exists_in_every_language():
+    used = set()
+    for path in BOT_DIR.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"""(?:message|say)\(\s*["']([a-z_]+)["']""", source))
+        used |= {f"{k}_words" for k in re.findall(r"""_says\(["']([a-z_]+)_words["']\)""", source)}
+    assert len(used) > 40
+    for catalog in default_catalogs().values():
+        missing = used - set(catalog.messages)
+        assert not missing, (catalog.lang, missing)
+        dynamic = [f"confidence_{level}" for level in ("high", "medium", "low")]
+        dynamic += [f"activity_{question}" for question in FORMALIZED_ACTIVITIES]
+        assert set(dynamic) <= set(catalog.messages), catalog.lang

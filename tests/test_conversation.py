@@ -1,0 +1,274 @@
+"""The assessment conversation through the engine, as a person would have it."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.engine import Engine
+from bot.events import Event
+from bot.store import Store
+from bot.testing import ChatClient
+
+
+def test_all_ones_is_planning_and_all_sixes_is_converged(engine, questions):
+    planning = ChatClient(engine, "p", lang="en")
+    assert "stage 1 of 6: Planning" in planning.answer_all(1)[-1].text
+    converged = ChatClient(engine, "c", lang="en")
+    assert "stage 6 of 6: Converged" in converged.answer_all(6)[-1].text
+
+
+def test_a_mixed_profile_lands_between_and_is_explained(ann, questions):
+    values = [3, 4, 4, 3, 4, 4, 3, 3, 4, 2, 4, 3, 3, 4, 3, 3, 4, 6, 5, 3, 3][:questions]
+    result = ann.answer_all(values)[-1]
+    assert result.kind == "result"
+    assert "stage 3 of 6: Engagement" in result.text
+    assert "How this is worked out" in result.text
+    assert "Strongest: Tools & integration" in result.text
+    assert "What stage 4, Formalized, asks of you" in result.text
+    assert "Confidence: high" in result.text
+
+
+def test_questions_list_options_in_stage_order_with_dont_know_as_zero(ann, engine):
+    reply = ann.send("/assess")[-1]
+    first = engine.catalogs["en"].questions[0]
+    assert reply.kind == "question"
+    assert [o.key for o in reply.options[:7]] == ["1", "2", "3", "4", "5", "6", "0"]
+    assert [o.label for o in reply.options[:6]] == list(first.options)
+    assert first.text in reply.text and "Question 1 of" in reply.text
+
+
+def test_pressing_a_button_answers_like_typing_its_number(ann):
+    ann.send("/assess")
+    ann.press_option("4")
+    assert "Question 2 of" in ann.text
+
+
+def test_an_old_button_gets_a_short_notice_and_changes_nothing(ann, engine):
+    ann.send("/assess")
+    first_buttons = ann.replies[-1]
+    ann.send("2")
+    ann.press(first_buttons.options[0].value)
+    assert [r.kind for r in ann.replies] == ["notice"]
+    assert "you are at question 2 now" in ann.text
+    ann.send("/back")
+    assert "Your answer before: 2" in ann.text
+    ann.answer_all(1)
+    ann.press(first_buttons.options[3].value)
+    assert [r.kind for r in ann.replies] == ["notice"] and "moved on" in ann.text
+
+
+def test_back_returns_to_the_previous_question_showing_the_earlier_answer(ann):
+    ann.send("/assess")
+    ann.send("5")
+    ann.send("/back")
+    assert "Question 1 of" in ann.text and "Your answer before: 5" in ann.text
+    ann.send("/back")
+    assert "first question" in ann.text
+
+
+def test_skip_moves_on_and_counts_as_unanswered(ann, questions):
+    ann.send("/assess")
+    ann.send("/skip")
+    assert "Question 2 of" in ann.text
+    for _ in range(questions - 1):
+        ann.send("2")
+    assert f"You answered {questions - 1} of {questions}" in ann.text
+
+
+def test_restart_begins_a_fresh_assessment(ann):
+    ann.send("/assess")
+    ann.send("3")
+    ann.send("/restart")
+    assert "Question 1 of" in ann.text and "Your answer before" not in ann.text
+
+
+def test_commands_without_an_assessment_say_how_to_begin(ann):
+    for command in ("/back", "/skip"):
+        assert "/assess" in ann.send(command)[-1].text
+    assert "don't have a result yet" in ann.send("/result")[-1].text
+    assert "/assess" in ann.send("hello there")[-1].text
+
+
+def test_help_and_start_work_at_any_point_and_put_the_question_back(ann):
+    ann.send("/assess")
+    ann.send("/help")
+    assert "/restart" in ann.replies[0].text
+    assert ann.replies[-1].kind == "question" and "Question 1 of" in ann.replies[-1].text
+    ann.send("/start")
+    assert "Stagecoach" in ann.replies[0].text and ann.replies[-1].kind == "question"
+
+
+def test_unknown_commands_are_named_and_explained(ann):
+    assert "/frobnicate" in ann.send("/frobnicate")[-1].text
+
+
+def test_quitting_and_coming_back_resumes_at_the_same_question(db_path, clock):
+    first = Engine(Store(db_path), clock=clock)
+    ChatClient(first, "bo").answer_all([4, 4, 4])
+    first.store.close()
+    second = Engine(Store(db_path), clock=clock)
+    again = ChatClient(second, "bo")
+    again.send("/start")
+    assert "Stagecoach" in again.text and "Question 4 of" in again.text
+    again.send("/assess")
+    assert "Question 4 of" in again.text and "Welcome back" in again.text
+    again.send("/back")
+    assert "Your answer before: 4" in again.text
+    second.store.close()
+
+
+def test_result_shows_the_latest_and_the_change_since_the_one_before(ann, clock, questions):
+    ann.answer_all(2)
+    clock.value = "2026-06-01T09:00:00+00:00"
+    ann.answer_all(3)
+    result, progress = ann.send("/result")
+    text = result.text
+    assert progress.chart is not None and progress.chart.series == ((2, 3),)
+    assert "stage 3 of 6: Engagement" in text
+    assert "Since your result of 2026-03-02: from Presence to Engagement (+1)" in text
+    assert "Strategy & goals: 2 → 3 (+1)" in text
+
+
+def test_the_same_event_twice_is_applied_once(ann, engine, questions):
+    ann.send("/assess", key="u1")
+    first = ann.send("3", key="u2")
+    again = ann.send("3", key="u2")
+    assert again == first  # not yet delivered: a redelivery gets the replies, applied once
+    engine.delivered("u2")
+    assert ann.send("3", key="u2") == []  # delivered: nothing to send twice
+    ann.send("/back", key="u3")
+    assert "Question 1 of" in ann.text
+    with sqlite3.connect(engine.store.db.conn.execute("PRAGMA database_list").fetchone()[2]) as db:
+        assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
+
+
+def test_an_answer_is_committed_before_its_reply_is_returned(ann, db_path):
+    ann.send("/assess")
+    ann.send("5")
+    with sqlite3.connect(db_path) as other:
+        assert other.execute("SELECT value FROM answers").fetchall() == [(5,)]
+        assert other.execute("SELECT cursor FROM conversations").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["seven", "7", "-1", "", "   ", "x" * 10_000, "🚀🚀", "٣٣٣", "مرحبا بالعالم", "שלום", "3.5", "1 2"],
+)
+def test_bad_input_gets_a_clear_reply_with_the_options_again(ann, bad):
+    ann.send("/assess")
+    replies = ann.send(bad)
+    assert "Please answer with the number of one of the options" in replies[0].text
+    assert replies[-1].kind == "question" and "Question 1 of" in replies[-1].text
+
+
+def test_digits_of_other_scripts_count(ann):
+    ann.send("/assess")
+    ann.send("٣")  # Arabic-Indic three
+    assert "Question 2 of" in ann.text
+
+
+def test_bad_input_is_answered_in_the_persons_language(engine):
+    nl = ChatClient(engine, "noor", lang="nl")
+    nl.send("/assess")
+    assert "Vraag 1 van" in nl.text
+    nl.send("zeven")
+    assert "Antwoord met het nummer" in nl.text
+
+
+def test_language_is_switched_with_lang_and_kept(ann):
+    ann.send("/assess")
+    ann.send("/lang nl")
+    assert "Nederlands" in ann.replies[0].text and "Vraag 1 van" in ann.replies[-1].text
+    ann.send("/help")
+    assert "Dit begrijp ik" in ann.text
+    assert "Which language" in ChatClient(ann.engine, "zed", lang="en").send("/lang xx")[0].text
+
+
+def test_forget_deletes_everything_after_a_confirmation(ann, db_path):
+    ann.answer_all(3)
+    ann.send("/assess")
+    ann.send("/forget")
+    assert "cannot be undone" in ann.text
+    ann.send("maybe")
+    assert "cannot be undone" in ann.text
+    ann.send("no")
+    assert "Nothing has been deleted" in ann.text and "Question 1 of" in ann.text
+    ann.send("/forget")
+    ann.press_option("yes")
+    assert "has been deleted" in ann.text
+    with sqlite3.connect(db_path) as other:
+        for table in ("answers", "assessments", "conversations", "users"):
+            assert other.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+    assert "don't have a result yet" in ann.send("/result")[-1].text
+
+
+def test_one_person_keeps_a_private_and_a_group_conversation_apart(engine):
+    alone = ChatClient(engine, "kim", chat="kim")
+    in_group = ChatClient(engine, "kim", chat="group-1")
+    alone.send("/assess")
+    alone.send("4")
+    in_group.send("/assess")
+    assert "Question 1 of" in in_group.text
+    alone.send("/assess")
+    assert "Question 2 of" in alone.text
+
+
+def test_a_locked_database_gets_a_try_again_and_changes_nothing(db_path, clock):
+    engine = Engine(Store(db_path, busy_timeout=0.05), clock=clock)
+    person = ChatClient(engine, "lu")
+    person.send("/assess")
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    assert "try again" in person.send("4")[0].text
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    person.send("/assess")
+    assert "Question 1 of" in person.text
+    engine.store.close()
+
+
+def test_an_unexpected_failure_gets_a_kind_reply_and_no_traceback(engine, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.store, "load_conversation", broken)
+    replies = engine.handle(Event("test", "x", "x", text="/assess"))
+    assert "something went wrong" in replies[0].text and "boom" not in replies[0].text
+
+
+def test_the_flow_machine_is_built_once_and_holds_no_conversations(engine, questions):
+    machine = engine.machine
+    for name in ("a", "b", "c"):
+        ChatClient(engine, name).answer_all(2)
+    assert engine.machine is machine
+    assert machine.models == []
+
+
+def test_event_keys_are_forgotten_after_a_week(ann, engine, clock, db_path):
+    ann.send("/assess", key="old")
+    clock.value = "2026-03-10T09:00:00+00:00"
+    engine._handled = 0
+    ann.send("/help", key="new")
+    with sqlite3.connect(db_path) as other:
+        assert [k for (k,) in other.execute("SELECT key FROM events")] == ["new"]
+
+
+async def test_the_async_engine_works_off_the_event_loop_on_one_thread(db_path, clock):
+    import threading
+
+    from bot.engine import AsyncEngine
+
+    seen = set()
+
+    def factory() -> Engine:
+        seen.add(threading.current_thread().name)
+        return Engine(Store(db_path), clock=clock)
+
+    engine = AsyncEngine(factory)
+    replies = await engine.handle(Event("test", "a", "a", text="/assess", key="k1"))
+    assert replies[-1].kind == "question"
+    again = await engine.handle(Event("test", "a", "a", text="/assess", key="k1"))
+    assert again == replies
+    assert seen and threading.current_thread().name not in seen
+    engine.close()
