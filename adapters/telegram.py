@@ -264,7 +264,13 @@ def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL, chat_
         .build()
     )
     application.add_handler(TypeHandler(Update, adapter.on_update))
+    application.add_error_handler(log_error)
     return application
+
+
+async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A failed delivery (a blocked bot, a deleted chat) is logged; the update stays handled."""
+    log.warning("delivering update %s failed: %r", getattr(update, "update_id", "?"), context.error)
 
 
 def webhook_secret(token: str) -> str:

@@ -187,7 +187,8 @@ def test_a_group_team_takes_answers_in_private_and_shows_progress_in_the_group(e
     assert members[-1].replies[-1].to == "g-100" and "Answered (3)" in members[-1].replies[-1].text
     assert "already open here" in group.send("/team new")[0].text
     admin = ChatClient(engine, "root", chat="g-100", group=True, admin=True)
-    result = admin.send("/team close")[0]
+    progress, result = admin.send("/team close")
+    assert progress.ref == invite.ref and "Closed on" in progress.text and not progress.options
     assert result.to is None and "stage 4 of 6" in result.text
 
 
@@ -200,7 +201,7 @@ def test_a_new_team_in_the_same_place_shows_how_it_moved(engine, questions, cloc
             member = ChatClient(engine, name)
             member.send(f"/team join {code}")
             answer_all(member, value, questions)
-        return group.send("/team close")[0].text
+        return group.send("/team close")[-1].text
 
     run(2)
     clock.value = "2026-09-01T09:00:00+00:00"
