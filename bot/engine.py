@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from .catalog import Catalog, default_catalogs
 from .conversation import Conversation, Turn
 from .events import Event, Reply
-from .flows import COMMANDS, build_machine
+from .flows import COMMANDS, GROUP_TRIGGERS, build_machine
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,8 @@ class Engine:
             self.store.remember_name(event.platform, event.user_id, event.name[:80], turn.now)
         conversation = Conversation(row, turn)
         trigger, kwargs = self._trigger_for(event)
+        if not event.private and trigger not in GROUP_TRIGGERS:
+            trigger, kwargs = "private_only", {"command": (event.choice or event.text or "")[:MAX_ECHO]}
         self.machine.events[trigger].trigger(conversation, **kwargs)
         if not conversation.forgotten:
             self.store.save_conversation(row, turn.now)

@@ -361,3 +361,8 @@ def person_against_team(catalog: Catalog, team: TeamRecord, own: dict, result: T
         (catalog.message("chart_team_legend"), catalog.message("chart_you_legend")), result.spreads,
     )
     return Reply(catalog.message("team_compare_caption", name=team.name), chart=chart, kind="team_compare")
+
+
+def private_only(catalog: Catalog, command: str) -> Reply:
+    option = Option(command, catalog.message("private_only_label"), command, private=True)
+    return Reply(catalog.message("private_only"), (option,))

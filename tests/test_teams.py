@@ -235,3 +235,12 @@ def test_exports_are_parseable_and_hold_no_names(engine, questions, db_path, tmp
     assert json.loads(export("people", "--format", "json", "--since", "2027-01-01")) == []
     everything = export("people") + export("teams")
     assert "Ann" not in everything and "Question" not in everything
+
+
+def test_personal_commands_in_a_group_move_to_a_private_chat(engine):
+    group = ChatClient(engine, "ann", chat="g-5", group=True)
+    reply = group.send("/assess")[-1]
+    assert "private chat" in reply.text
+    assert reply.options[0].private and reply.options[0].value == "/assess"
+    assert "/team" in group.send("/tips")[-1].text
+    assert "Here is what I understand" in group.send("/help")[-1].text

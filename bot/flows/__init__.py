@@ -39,6 +39,11 @@ COMMANDS = {
     "team leave": "team_leave",
 }
 
+# What a group or channel may ask for; anything else is personal and moves to a private chat.
+GROUP_TRIGGERS = frozenset(
+    {"start", "help", "lang", "unknown", "team", "team_new", "team_join", "team_status", "team_close", "team_leave"}
+)
+
 
 def build_machine() -> Machine:
     """One machine for every conversation: models are passed per trigger, never attached."""

@@ -19,6 +19,7 @@ TRANSITIONS = [
     {"trigger": "lang", "source": ANYWHERE, "dest": None, "after": ["change_language", "reask"]},
     {"trigger": "result", "source": ANYWHERE, "dest": None, "after": ["show_result", "reask"]},
     {"trigger": "unknown", "source": ANYWHERE, "dest": None, "after": ["explain_unknown", "reask"]},
+    {"trigger": "private_only", "source": ANYWHERE, "dest": None, "after": "suggest_private"},
     {"trigger": "forget", "source": ANYWHERE, "dest": "confirming_forget", "after": "ask_forget"},
     {"trigger": "message", "source": "confirming_forget", "dest": "idle",
      "conditions": "says_yes", "after": "erase"},
@@ -54,6 +55,12 @@ class MenuActions(ConversationBase):
 
     def explain_old_button(self, event: EventData) -> None:
         self.notice("old_button")
+
+    def suggest_private(self, event: EventData) -> None:
+        """Answers and results are personal: in a group, offer to carry on in a private chat."""
+        command = event.kwargs.get("command") or "/assess"
+        command = command if command.startswith("/") else "/assess"
+        self.replies.append(render.private_only(self.catalog, command))
 
     def explain_unknown(self, event: EventData) -> None:
         self.say("unknown_command", command=event.kwargs.get("command", ""))
