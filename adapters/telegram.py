@@ -278,19 +278,32 @@ def webhook_secret(token: str) -> str:
     return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or hashlib.sha256(token.encode()).hexdigest()[:48]
 
 
-def run(token: str, engine: AsyncEngine) -> None:
-    """Long polling by default; a webhook when TELEGRAM_WEBHOOK_URL is set."""
+async def start(token: str, engine: AsyncEngine) -> Application:
+    """Starts the bot in the running event loop: long polling, or a webhook when
+    TELEGRAM_WEBHOOK_URL is set (served on TELEGRAM_WEBHOOK_PORT at /telegram)."""
     application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL))
+    await application.initialize()
+    await register_commands(application, engine.catalogs)
     allowed = ["message", "callback_query"]
     webhook_url = os.environ.get("TELEGRAM_WEBHOOK_URL")
+    assert application.updater is not None
     if webhook_url:
-        application.run_webhook(
+        await application.updater.start_webhook(
             listen="0.0.0.0",
-            port=int(os.environ.get("PORT", "8443")),
+            port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")),
             url_path="telegram",
             webhook_url=webhook_url,
             secret_token=webhook_secret(token),
             allowed_updates=allowed,
         )
     else:
-        application.run_polling(allowed_updates=allowed)
+        await application.updater.start_polling(allowed_updates=allowed)
+    await application.start()
+    return application
+
+
+async def stop(application: Application) -> None:
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    await application.stop()
+    await application.shutdown()

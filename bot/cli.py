@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -47,12 +49,11 @@ def chat(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Starts the platform whose token is set; with none, chats in the terminal."""
-    token = os.environ.get("TELEGRAM_BOT_TOKEN")
-    if not token:
+    """Starts every platform whose tokens are set; with none, chats in the terminal."""
+    telegram_token = os.environ.get("TELEGRAM_BOT_TOKEN")
+    slack_token = os.environ.get("SLACK_BOT_TOKEN")
+    if not telegram_token and not slack_token:
         return chat(args)
-    from adapters import telegram
-
     from .engine import AsyncEngine
 
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
@@ -60,10 +61,27 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = AsyncEngine(lambda: open_engine(args.db))
     try:
-        telegram.run(token, engine)
+        asyncio.run(serve(engine, telegram_token, bool(slack_token)))
     finally:
         engine.close()
     return 0
+
+
+async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
+    """Runs the platforms side by side on one event loop until SIGINT or SIGTERM."""
+    from adapters import slack, telegram
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    bot = await telegram.start(telegram_token, engine) if telegram_token else None
+    stop_slack = await slack.start(engine) if with_slack else None
+    await stopping.wait()
+    if stop_slack is not None:
+        await stop_slack()
+    if bot is not None:
+        await telegram.stop(bot)
 
 
 def content(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_INPUT = 4000
 EVENT_MEMORY = timedelta(days=7)
 PRUNE_EVERY = 1000
+HANDED_OUT_KEPT = 50_000
 MAX_ECHO = 40
 TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team"})
 
@@ -61,6 +63,7 @@ class Engine:
         self.clock = clock
         self.machine = build_machine()
         self._handled = 0
+        self._handed_out: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, event: Event) -> list[Reply]:
         lang = self.default_lang
@@ -70,7 +73,9 @@ class Engine:
                 if event.key is not None:
                     seen = self.store.replies_for_event(event.key)
                     if seen is not None:
-                        return [Reply.from_dict(r) for r in seen]
+                        # Replies this process handed out are being delivered by their first
+                        # copy; after a restart they are handed out again, so none is lost.
+                        return [] if event.key in self._handed_out else [Reply.from_dict(r) for r in seen]
                 replies = self._apply(event, lang)
                 if event.key is not None:
                     self.store.remember_event(
@@ -78,6 +83,8 @@ class Engine:
                         [r.to_dict() for r in replies], self.clock(),
                     )
                 self._prune_now_and_then()
+            if event.key is not None:
+                self._hand_out(event.key)
             return replies
         except sqlite3.Error:
             log.exception("storage failed for %s/%s", event.platform, event.user_id)
@@ -85,6 +92,11 @@ class Engine:
         except Exception:
             log.exception("could not handle an event from %s/%s", event.platform, event.user_id)
             return [Reply(self.catalogs[lang].message("went_wrong"))]
+
+    def _hand_out(self, key: str) -> None:
+        self._handed_out[key] = None
+        if len(self._handed_out) > HANDED_OUT_KEPT:
+            self._handed_out.popitem(last=False)
 
     def delivered(self, key: str) -> None:
         """An adapter sent an event's replies: a redelivery of that event then gets none."""

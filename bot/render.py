@@ -366,3 +366,31 @@ def person_against_team(catalog: Catalog, team: TeamRecord, own: dict, result: T
 def private_only(catalog: Catalog, command: str) -> Reply:
     option = Option(command, catalog.message("private_only_label"), command, private=True)
     return Reply(catalog.message("private_only"), (option,))
+
+
+def home(
+    catalog: Catalog, catalogs: dict[str, Catalog], latest: tuple[str, Result] | None,
+    previous: tuple[str, Result] | None, in_progress: int | None, roadmap: tuple[int, int, int] | None,
+) -> Reply:
+    parts = [catalog.message("home_title")]
+    if latest is not None and latest[1].stage is not None:
+        at, result = latest
+        stage = catalog.stage(result.stage)  # type: ignore[arg-type]
+        parts.append(catalog.message("home_stage", stage=stage.id, name=stage.name, tagline=stage.tagline,
+                                     date=at[:10]))
+        if previous is not None:
+            parts.append(_overall_change(catalog, previous[1].stage, previous[0], result.stage))
+    else:
+        parts.append(catalog.message("no_result"))
+    if in_progress is not None:
+        parts.append(catalog.message("home_in_progress", number=in_progress, total=len(catalog.questions)))
+    if roadmap is not None:
+        done, total, tips = roadmap
+        parts.append(catalog.message("home_roadmap", done=done, total=total, tips=tips))
+    options = [
+        Option("/assess", catalog.message("home_assess_label"), "/assess"),
+        Option("/tips", catalog.message("tips_label"), "/tips"),
+        *(Option(f"/lang {c.lang}", c.language_name, f"/lang {c.lang}") for c in catalogs.values()
+          if c.lang != catalog.lang),
+    ]
+    return Reply("\n\n".join(parts), tuple(options), kind="home")

@@ -31,6 +31,7 @@ COMMANDS = {
     "tips stage": "pick_stage",
     "roadmap": "roadmap",
     "roadmap done": "roadmap_done",
+    "home": "home",
     "team": "team",
     "team new": "team_new",
     "team join": "team_join",

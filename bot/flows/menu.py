@@ -20,6 +20,7 @@ TRANSITIONS = [
     {"trigger": "result", "source": ANYWHERE, "dest": None, "after": ["show_result", "reask"]},
     {"trigger": "unknown", "source": ANYWHERE, "dest": None, "after": ["explain_unknown", "reask"]},
     {"trigger": "private_only", "source": ANYWHERE, "dest": None, "after": "suggest_private"},
+    {"trigger": "home", "source": ANYWHERE, "dest": None, "after": "show_home"},
     {"trigger": "forget", "source": ANYWHERE, "dest": "confirming_forget", "after": "ask_forget"},
     {"trigger": "message", "source": "confirming_forget", "dest": "idle",
      "conditions": "says_yes", "after": "erase"},
@@ -92,6 +93,22 @@ class MenuActions(ConversationBase):
         if previous is not None:
             history = [(r.finished_at, Result.from_dict(r.result).stage) for r in reversed(records)]
             self.replies.append(render.progress(self.catalog, history))
+
+    def show_home(self, event: EventData) -> None:
+        """A summary for a home screen (Slack's App Home): stage, change, progress, next steps."""
+        records = self.store.finished_assessments(*self.who, limit=2)
+        latest = (records[0].finished_at, Result.from_dict(records[0].result)) if records else None
+        previous = (records[1].finished_at, Result.from_dict(records[1].result)) if len(records) > 1 else None
+        in_progress = self.row.cursor + 1 if self.row.assessment_id is not None else None
+        profile = self.profile  # type: ignore[attr-defined]  # CoachingActions
+        roadmap = None
+        if profile is not None:
+            statuses = self.store.tip_statuses(*self.who)
+            checklist = self.catalog.stage(profile.stage).checklist
+            done = self.store.roadmap_done(*self.who)
+            roadmap = (sum(1 for item in checklist if item.id in done), len(checklist),
+                       sum(1 for s in statuses.values() if s == "done"))
+        self.replies.append(render.home(self.catalog, self.turn.catalogs, latest, previous, in_progress, roadmap))
 
     def reask(self, event: EventData) -> None:
         if self.state in ("assessing", "quick_checking"):

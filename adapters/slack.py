@@ -1,0 +1,284 @@
+"""The Slack adapter, on slack-bolt's AsyncApp: DMs, App Home, the /stagecoach command, buttons.
+
+Events, commands and button presses become engine events; replies become Block Kit messages,
+in-place updates, ephemeral notes, uploaded charts and the App Home view. Nothing here knows a
+rule of the engine: it only knows Slack.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.charts import render_png
+from bot.engine import AsyncEngine
+from bot.events import Event, Option, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+DEFAULT_API_URL = "https://slack.com/api/"
+COMMAND = "/stagecoach"
+BUTTON_LABEL = 32
+SECTION_TEXT = 2900
+BUTTONS_PER_BLOCK = 25
+PROFILE_SECONDS = 600
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters, so that echoed text cannot mention or link anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def blocks_for(reply: Reply) -> list[dict[str, Any]]:
+    """A reply as Block Kit: its text in sections, options too long for a button listed in the
+    text with their key on the button, and buttons in actions blocks."""
+    text = escape(reply.text)
+    listed = [o for o in reply.options if len(o.label) > BUTTON_LABEL]
+    if listed:
+        text += "\n\n" + "\n".join(f"*{escape(o.key)}*  {escape(o.label)}" for o in listed)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(text)
+    ]
+    buttons = [
+        {
+            "type": "button",
+            "action_id": f"{'private' if o.private else 'option'}:{i}",
+            "text": {"type": "plain_text", "text": (o.label if len(o.label) <= BUTTON_LABEL else o.key)[:75]},
+            "value": o.value,
+        }
+        for i, o in enumerate(reply.options)
+    ]
+    for start in range(0, len(buttons), BUTTONS_PER_BLOCK):
+        blocks.append({"type": "actions", "elements": buttons[start:start + BUTTONS_PER_BLOCK]})
+    return blocks
+
+
+def _chunks(text: str) -> list[str]:
+    chunks, current = [], ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if len(candidate) > SECTION_TEXT and current:
+            chunks.append(current)
+            candidate = paragraph
+        current = candidate[:SECTION_TEXT]
+    return chunks + [current] if current else chunks or [" "]
+
+
+def home_view(reply: Reply) -> dict[str, Any]:
+    return {"type": "home", "blocks": blocks_for(reply)}
+
+
+class SlackAdapter:
+    """Turns Slack requests into events and replies into messages, for one workspace."""
+
+    def __init__(self, engine: AsyncEngine, client: AsyncWebClient, channel_rate: float = 1.0) -> None:
+        self.engine, self.client = engine, client
+        self.channel_rate = channel_rate
+        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        self._profiles: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def register(self, app: AsyncApp) -> None:
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home_opened)
+        app.command(COMMAND)(self.on_command)
+        app.action(re.compile(r"^(option|private):\d+$"))(self.on_action)
+
+    # Requests in
+
+    async def on_message(self, event: dict, body: dict) -> None:
+        if event.get("bot_id") or event.get("subtype") or event.get("channel_type") != "im":
+            return
+        await self.handle(await self.event_for(
+            event["user"], event["channel"], text=unescape(event.get("text", "")),
+            key=f"{PLATFORM}:{body.get('event_id') or event.get('client_msg_id') or event['ts']}"))
+
+    async def on_command(self, ack, command: dict) -> None:
+        await ack()
+        channel, user = command["channel_id"], command["user_id"]
+        words = unescape(command.get("text", "")).strip() or "help"
+        private = channel.startswith("D")
+        await self.handle(await self.event_for(
+            user, channel, text=f"/{words}", key=f"{PLATFORM}:command:{command['trigger_id']}",
+            private=private, admin_check=not private))
+
+    async def on_action(self, ack, body: dict, action: dict) -> None:
+        await ack()
+        user = body["user"]["id"]
+        container = body.get("container", {})
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        private = bool(channel and channel.startswith("D"))
+        if action["action_id"].startswith("private") or container.get("type") == "view" or not channel:
+            channel, private = await self.direct_channel(user), True
+        event = await self.event_for(
+            user, channel, choice=action["value"], private=private, admin_check=not private,
+            key=f"{PLATFORM}:action:{container.get('message_ts') or container.get('view_id')}:{action['action_ts']}",
+        )
+        replies = await self.engine.handle(event)
+        notices = [r for r in replies if r.kind == "notice"]
+        pressed_here = container.get("type") == "message" and container.get("channel_id") == channel
+        if pressed_here:
+            await self.settle(body, action, chosen=not notices)
+        for notice in notices:
+            await self.client.chat_postEphemeral(channel=container.get("channel_id") or channel, user=user,
+                                                 text=escape(notice.text))
+        await self.deliver(event, [r for r in replies if r.kind != "notice"])
+
+    async def on_home_opened(self, event: dict) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        await self.refresh_home(event["user"], event.get("channel") or await self.direct_channel(event["user"]))
+
+    async def handle(self, event: Event) -> None:
+        await self.deliver(event, await self.engine.handle(event))
+
+    async def event_for(self, user: str, channel: str, *, key: str, text: str | None = None,
+                        choice: str | None = None, private: bool = True, admin_check: bool = False) -> Event:
+        profile = await self.profile(user)
+        return Event(
+            PLATFORM, chat_id=channel, user_id=user, text=text, choice=choice, key=key,
+            lang=profile.get("locale"), name=profile.get("name"),
+            chat_type="private" if private else "group",
+            is_admin=admin_check and bool(profile.get("is_admin")),
+        )
+
+    async def profile(self, user: str) -> dict[str, Any]:
+        """Name, locale and admin flag from users.info, cached for a while."""
+        cached = self._profiles.get(user)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            info = (await self.client.users_info(user=user, include_locale=True))["user"]
+            profile = {
+                "name": (info.get("profile") or {}).get("display_name") or info.get("real_name") or info.get("name"),
+                "locale": info.get("locale"),
+                "is_admin": bool(info.get("is_admin") or info.get("is_owner")),
+            }
+        except SlackApiError as error:
+            log.info("users.info for %s failed: %s", user, error)
+            profile = {}
+        self._profiles[user] = (time.monotonic() + PROFILE_SECONDS, profile)
+        return profile
+
+    async def direct_channel(self, user: str) -> str:
+        return (await self.client.conversations_open(users=user))["channel"]["id"]
+
+    # Replies out
+
+    async def deliver(self, event: Event, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self.send(event, reply)
+        if any(r.kind == "result" for r in replies) and event.private:
+            await self.refresh_home(event.user_id, event.chat_id)
+        if event.key is not None:
+            await self.engine.delivered(event.key)
+
+    async def send(self, event: Event, reply: Reply) -> None:
+        channel = reply.to or event.chat_id
+        if reply.kind == "notice":
+            await self.client.chat_postEphemeral(channel=channel, user=event.user_id, text=escape(reply.text))
+            return
+        blocks, text = blocks_for(reply), escape(reply.text)[:3000]
+        if reply.ref is not None:
+            ts = await self.engine.posted_message(PLATFORM, reply.ref, channel)
+            if ts is not None:
+                try:
+                    await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                    return
+                except SlackApiError as error:
+                    log.info("posting %s anew: %s", reply.ref, error)
+        async with self._limiter(channel):
+            posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        if reply.ref is not None:
+            await self.engine.remember_message(PLATFORM, reply.ref, channel, posted["ts"])
+        if reply.chart is not None:
+            png = await asyncio.get_running_loop().run_in_executor(None, render_png, reply.chart)
+            async with self._limiter(channel):
+                await self.client.files_upload_v2(channel=channel, file=png, filename="stagecoach.png",
+                                                  title=reply.chart.title)
+
+    async def settle(self, body: dict, action: dict, chosen: bool) -> None:
+        """Turns the pressed message's buttons into a record of the choice."""
+        message = body.get("message") or {}
+        kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+        if chosen:
+            label = action.get("text", {}).get("text", "")
+            kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"✓ {escape(label)}"}]})
+        try:
+            await self.client.chat_update(channel=body["container"]["channel_id"], ts=body["container"]["message_ts"],
+                                          text=message.get("text", " ") or " ", blocks=kept)
+        except SlackApiError as error:
+            log.info("pressed message not updated: %s", error)
+
+    async def refresh_home(self, user: str, channel: str) -> None:
+        event = await self.event_for(user, channel, text="/home", key=f"{PLATFORM}:home:{user}:{time.time_ns()}")
+        replies = await self.engine.handle(event)
+        home = next((r for r in replies if r.kind == "home"), None)
+        if home is not None:
+            await self.client.views_publish(user_id=user, view=home_view(home))
+        await self.engine.delivered(event.key or "")
+
+    def _limiter(self, channel: str) -> AsyncLimiter:
+        """About one message a second per channel, in short bursts."""
+        limiter = self._limiters.pop(channel, None) or AsyncLimiter(3 * self.channel_rate, 3)
+        self._limiters[channel] = limiter
+        if len(self._limiters) > 10_000:
+            self._limiters.popitem(last=False)
+        return limiter
+
+
+def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries dropped connections."""
+    web = AsyncWebClient(token=token, base_url=api_url if api_url.endswith("/") else api_url + "/")
+    web.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
+    web.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
+    return web
+
+
+def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: str = DEFAULT_API_URL,
+          channel_rate: float = 1.0) -> AsyncApp:
+    web = client(token, api_url)
+    app = AsyncApp(token=token, signing_secret=signing_secret, client=web,
+                   request_verification_enabled=signing_secret is not None)
+    SlackAdapter(engine, web, channel_rate).register(app)
+    return app
+
+
+async def start(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
+    """Starts the app in the running event loop: Socket Mode with SLACK_APP_TOKEN, else HTTP
+    mode at /slack/events on PORT. Returns what stops it."""
+    token = os.environ["SLACK_BOT_TOKEN"]
+    api_url = os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
+    app_token = os.environ.get("SLACK_APP_TOKEN")
+    if app_token:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        app = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
+        handler = AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(token=app_token, base_url=app.client.base_url))
+        await handler.connect_async()
+        return handler.close_async
+    from aiohttp import web
+
+    app = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
+    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("PORT", "3000"))).start()
+    return runner.cleanup

@@ -1,0 +1,202 @@
+"""A fake Slack Web API on 127.0.0.1, with the real response shapes, injectable 429s, a file
+upload endpoint, and a Socket Mode WebSocket that pushes envelopes and collects acks."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+TEAM = "T1"
+
+
+@dataclass
+class Posted:
+    method: str
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict] = field(default_factory=list)
+    user: str | None = None
+
+    def buttons(self) -> list[dict]:
+        return [e for b in self.blocks if b.get("type") == "actions" for e in b["elements"]]
+
+
+@dataclass
+class FakeSlack:
+    token: str = "xoxb-test"
+    app_token: str = "xapp-test"
+    posted: list[Posted] = field(default_factory=list)
+    views: dict[str, dict] = field(default_factory=dict)
+    uploads: list[dict] = field(default_factory=list)
+    calls: list[tuple[str, dict]] = field(default_factory=list)
+    admins: set[str] = field(default_factory=set)
+    fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    acks: list[dict] = field(default_factory=list)
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+        self._files = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self._pending_files: dict[str, bytes] = {}
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        self.fail_next[method].extend([retry_after] * times)
+
+    def to(self, channel: str) -> list[Posted]:
+        return [p for p in self.posted if p.channel == channel]
+
+    def last(self, channel: str) -> Posted:
+        return self.to(channel)[-1]
+
+    def current(self, channel: str, ts: str) -> Posted:
+        return [p for p in self.posted if p.channel == channel and p.ts == ts][-1]
+
+    async def push(self, envelope_type: str, payload: dict) -> str:
+        """Sends a Socket Mode envelope to every connected client; returns its envelope id."""
+        envelope_id = f"env-{next(self._ts)}"
+        message = {"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
+                   "accepts_response_payload": envelope_type != "events_api"}
+        for socket in self._sockets:
+            await socket.send_str(json.dumps(message))
+        return envelope_id
+
+    # The Web API
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append((method, params))
+        if request.headers.get("Authorization", "") not in (f"Bearer {self.token}", f"Bearer {self.app_token}"):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self.fail_next[method]:
+            retry_after = self.fail_next[method].pop(0)
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(retry_after)})
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(await handler(params))
+
+    def _new_ts(self) -> str:
+        return f"1767000000.{next(self._ts):06d}"
+
+    async def _auth_test(self, params: dict) -> dict:
+        return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "stagecoach",
+                "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    async def _chat_postMessage(self, params: dict) -> dict:
+        if not params.get("channel") or not (params.get("text") or params.get("blocks")):
+            return {"ok": False, "error": "no_text"}
+        posted = Posted("chat.postMessage", params["channel"], self._new_ts(), params.get("text", ""),
+                        _json(params.get("blocks")) or [])
+        self.posted.append(posted)
+        return {"ok": True, "channel": posted.channel, "ts": posted.ts,
+                "message": {"type": "message", "text": posted.text, "user": BOT_USER, "bot_id": BOT_ID,
+                            "ts": posted.ts, "blocks": posted.blocks}}
+
+    async def _chat_update(self, params: dict) -> dict:
+        found = [p for p in self.posted if p.channel == params.get("channel") and p.ts == params.get("ts")]
+        if not found:
+            return {"ok": False, "error": "message_not_found"}
+        posted = Posted("chat.update", params["channel"], params["ts"], params.get("text", ""),
+                        _json(params.get("blocks")) or [])
+        self.posted.append(posted)
+        return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
+
+    async def _chat_postEphemeral(self, params: dict) -> dict:
+        posted = Posted("chat.postEphemeral", params["channel"], self._new_ts(), params.get("text", ""),
+                        _json(params.get("blocks")) or [], params.get("user"))
+        self.posted.append(posted)
+        return {"ok": True, "message_ts": posted.ts}
+
+    async def _conversations_open(self, params: dict) -> dict:
+        user = params.get("users", "")
+        return {"ok": True, "channel": {"id": f"D{user}"}}
+
+    async def _views_publish(self, params: dict) -> dict:
+        view = _json(params["view"])
+        self.views[params["user_id"]] = view
+        return {"ok": True, "view": {"id": "V1", "type": "home", **view}}
+
+    async def _users_info(self, params: dict) -> dict:
+        user = params["user"]
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": f"Person {user}",
+                                     "is_admin": user in self.admins, "is_owner": False,
+                                     "locale": "en-US", "profile": {"display_name": f"Person {user}"}}}
+
+    async def _files_getUploadURLExternal(self, params: dict) -> dict:
+        file_id = f"F{next(self._files)}"
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self._pending_files[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK - 1")
+
+    async def _files_completeUploadExternal(self, params: dict) -> dict:
+        files = _json(params["files"])
+        for f in files:
+            self.uploads.append({"id": f["id"], "title": f.get("title"), "channel": params.get("channel_id"),
+                                 "data": self._pending_files.pop(f["id"], b"")})
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    async def _apps_connections_open(self, params: dict) -> dict:
+        return {"ok": True, "url": f"{self.url.replace('http', 'ws')}/socket"}
+
+    # Socket Mode
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                          "connection_info": {"app_id": "A1"}}))
+        self.connected.set()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                self.acks.append(json.loads(message.data))
+        self._sockets.remove(socket)
+        return socket
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        return params | await request.json()
+    return params | dict(await request.post())
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
