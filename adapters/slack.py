@@ -26,14 +26,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import render_png
 from bot.engine import AsyncEngine
-from bot.events import Event, Option, Reply
+from bot.events import Event, Reply
+
+from .layout import button_label, numbered
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 DEFAULT_API_URL = "https://slack.com/api/"
 COMMAND = "/stagecoach"
-BUTTON_LABEL = 32
 SECTION_TEXT = 2900
 BUTTONS_PER_BLOCK = 25
 PROFILE_SECONDS = 600
@@ -52,7 +53,7 @@ def blocks_for(reply: Reply) -> list[dict[str, Any]]:
     """A reply as Block Kit: its text in sections, options too long for a button listed in the
     text with their key on the button, and buttons in actions blocks."""
     text = escape(reply.text)
-    listed = [o for o in reply.options if len(o.label) > BUTTON_LABEL]
+    listed = numbered(reply.options)
     if listed:
         text += "\n\n" + "\n".join(f"*{escape(o.key)}*  {escape(o.label)}" for o in listed)
     blocks: list[dict[str, Any]] = [
@@ -62,7 +63,7 @@ def blocks_for(reply: Reply) -> list[dict[str, Any]]:
         {
             "type": "button",
             "action_id": f"{'private' if o.private else 'option'}:{i}",
-            "text": {"type": "plain_text", "text": (o.label if len(o.label) <= BUTTON_LABEL else o.key)[:75]},
+            "text": {"type": "plain_text", "text": button_label(o, listed)[:75]},
             "value": o.value,
         }
         for i, o in enumerate(reply.options)

@@ -31,13 +31,14 @@ from bot.charts import render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Option, Reply
 
+from .layout import button_label, numbered
+
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 DEFAULT_API_URL = "https://api.telegram.org"
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
-BUTTON_LABEL = 32
 ADMIN_STATUSES = {"administrator", "creator"}
 ADMIN_CACHE_SECONDS = 300
 COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
@@ -207,8 +208,9 @@ class TelegramAdapter:
     def keyboard(options: tuple[Option, ...], private: bool, username: str) -> InlineKeyboardMarkup | None:
         """Short options side by side, long ones a row each; private options link to a private chat."""
         buttons = []
+        listed = numbered(options)
         for option in options:
-            label = option.label if len(option.label) <= BUTTON_LABEL else option.key
+            label = button_label(option, listed)
             if option.private and not private:
                 url = f"https://t.me/{username}?start={deep_link_payload(option.value)}"
                 buttons.append(InlineKeyboardButton(label, url=url))
@@ -218,7 +220,7 @@ class TelegramAdapter:
             return None
         rows: list[list[InlineKeyboardButton]] = []
         for button in buttons:
-            fits = len(button.text) <= 3 and rows and len(rows[-1]) < 6 and len(rows[-1][-1].text) <= 3
+            fits = len(button.text) <= 3 and rows and len(rows[-1]) < 7 and len(rows[-1][-1].text) <= 3
             if fits:
                 rows[-1].append(button)
             else:
@@ -229,7 +231,7 @@ class TelegramAdapter:
 def render_text(reply: Reply) -> str:
     """Escaped for Telegram HTML; options that do not fit on a button are listed in the text."""
     lines = [html.escape(reply.text)]
-    listed = [o for o in reply.options if len(o.label) > BUTTON_LABEL]
+    listed = numbered(reply.options)
     if listed:
         lines.append("")
         lines.extend(f"<b>{html.escape(o.key)}</b>  {html.escape(o.label)}" for o in listed)

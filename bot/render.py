@@ -52,8 +52,14 @@ def question(
     return Reply("\n".join(lines), tuple(options), kind="question")
 
 
+NAMES_SHOWN = 3
+
+
 def _names(catalog: Catalog, dimension_ids: tuple[str, ...]) -> str:
-    return ", ".join(catalog.dimension(d).name for d in dimension_ids)
+    names = ", ".join(catalog.dimension(d).name for d in dimension_ids[:NAMES_SHOWN])
+    if len(dimension_ids) > NAMES_SHOWN:
+        names += " " + catalog.message("and_more", count=len(dimension_ids) - NAMES_SHOWN)
+    return names
 
 
 def result(catalog: Catalog, result: Result, finished_at: str, previous: Result | None = None,

@@ -130,7 +130,7 @@ async def click(app: App, user: str, label: str, channel: str | None = None) -> 
 async def test_a_full_dm_assessment_with_buttons_updates_and_a_chart(app, fake, questions):
     await dm(app, ANN, "assess")
     question = fake.last(f"D{ANN}")
-    assert [b["text"]["text"] for b in question.buttons()[:6]] == ["1", "2", "3", "4", "5", "6"]
+    assert [b["text"]["text"] for b in question.buttons()[:7]] == ["1", "2", "3", "4", "5", "6", "0"]
     assert "*1*" in question.blocks[0]["text"]["text"]
     for _ in range(questions):
         await click(app, ANN, "4")

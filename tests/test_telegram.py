@@ -101,7 +101,7 @@ async def test_a_private_assessment_end_to_end(fake, bot, questions):
     await say(fake, ANN, "/assess")
     question = fake.last(ANN)
     rows = question.reply_markup["inline_keyboard"]
-    assert [b["text"] for b in rows[0]] == ["1", "2", "3", "4", "5", "6"]
+    assert [b["text"] for b in rows[0]] == ["1", "2", "3", "4", "5", "6", "0"]
     assert "<b>1</b>" in question.text
     for _ in range(questions):
         await press(fake, ANN, "4")
