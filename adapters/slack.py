@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.charts import render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Reply
+from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
 
@@ -38,6 +39,8 @@ COMMAND = "/stagecoach"
 SECTION_TEXT = 2900
 BUTTONS_PER_BLOCK = 25
 PROFILE_SECONDS = 600
+GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"}
+MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def escape(text: str) -> str:
@@ -115,7 +118,7 @@ class SlackAdapter:
     async def on_command(self, ack, command: dict) -> None:
         await ack()
         channel, user = command["channel_id"], command["user_id"]
-        words = unescape(command.get("text", "")).strip() or "help"
+        words = unescape(MENTION.sub(r"@\1", command.get("text", ""))).strip() or "help"
         private = channel.startswith("D")
         await self.handle(await self.event_for(
             user, channel, text=f"/{words}", key=f"{PLATFORM}:command:{command['trigger_id']}",
@@ -237,6 +240,23 @@ class SlackAdapter:
             await self.client.views_publish(user_id=user, view=home_view(home))
         await self.engine.delivered(event.key or "")
 
+    def sender(self) -> Sender:
+        """How the scheduler posts a weekly tip (or a word to a champion) on Slack."""
+
+        async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
+            channel = await self.direct_channel(chat_id) if to_person else chat_id
+            try:
+                async with self._limiter(channel):
+                    posted = await self.client.chat_postMessage(channel=channel, text=escape(reply.text)[:3000],
+                                                                blocks=blocks_for(reply))
+            except SlackApiError as error:
+                if error.response.get("error") in GONE:
+                    raise ChatGone(error.response.get("error")) from error
+                raise
+            return str(posted["ts"])
+
+        return send
+
     def _limiter(self, channel: str) -> AsyncLimiter:
         """About one message a second per channel, in short bursts."""
         limiter = self._limiters.pop(channel, None) or AsyncLimiter(3 * self.channel_rate, 3)
@@ -255,31 +275,32 @@ def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
 
 
 def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: str = DEFAULT_API_URL,
-          channel_rate: float = 1.0) -> AsyncApp:
+          channel_rate: float = 1.0) -> tuple[AsyncApp, SlackAdapter]:
     web = client(token, api_url)
     app = AsyncApp(token=token, signing_secret=signing_secret, client=web,
                    request_verification_enabled=signing_secret is not None)
-    SlackAdapter(engine, web, channel_rate).register(app)
-    return app
+    adapter = SlackAdapter(engine, web, channel_rate)
+    adapter.register(app)
+    return app, adapter
 
 
-async def start(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
+async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sender]:
     """Starts the app in the running event loop: Socket Mode with SLACK_APP_TOKEN, else HTTP
-    mode at /slack/events on PORT. Returns what stops it."""
+    mode at /slack/events on PORT. Returns what stops it, and the scheduler's sender."""
     token = os.environ["SLACK_BOT_TOKEN"]
     api_url = os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
     app_token = os.environ.get("SLACK_APP_TOKEN")
     if app_token:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        app = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
+        app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
         handler = AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(token=app_token, base_url=app.client.base_url))
         await handler.connect_async()
-        return handler.close_async
+        return handler.close_async, adapter.sender()
     from aiohttp import web
 
-    app = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
+    app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
     runner = web.AppRunner(app.web_app(path="/slack/events"))
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("PORT", "3000"))).start()
-    return runner.cleanup
+    return runner.cleanup, adapter.sender()

@@ -30,6 +30,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 from bot.charts import render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Option, Reply
+from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
 
@@ -278,6 +279,25 @@ async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def webhook_secret(token: str) -> str:
     """TELEGRAM_WEBHOOK_SECRET, or one derived from the token: stable across restarts."""
     return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or hashlib.sha256(token.encode()).hexdigest()[:48]
+
+
+def sender(application: Application) -> Sender:
+    """How the scheduler posts a weekly tip (or a word to a champion) on Telegram."""
+
+    async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
+        markup = TelegramAdapter.keyboard(reply.options, private=int(chat_id) > 0, username=application.bot.username)
+        try:
+            message = await application.bot.send_message(int(chat_id), render_text(reply), parse_mode="HTML",
+                                                         reply_markup=markup)
+        except Forbidden as error:
+            raise ChatGone(str(error)) from error
+        except BadRequest as error:
+            if "chat not found" in str(error).lower():
+                raise ChatGone(str(error)) from error
+            raise
+        return str(message.message_id)
+
+    return send
 
 
 async def start(token: str, engine: AsyncEngine) -> Application:

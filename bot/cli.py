@@ -67,21 +67,70 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
-    """Runs the platforms side by side on one event loop until SIGINT or SIGTERM."""
-    from adapters import slack, telegram
-
+def _stopping_on_signals() -> asyncio.Event:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    return stopping
+
+
+async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
+    """Runs the platforms and the weekly-tips scheduler side by side on one event loop until
+    SIGINT or SIGTERM. STAGECOACH_SCHEDULER=off leaves the scheduler to its own process."""
+    from adapters import slack, telegram
+
+    from .scheduler import Scheduler
+
+    stopping = _stopping_on_signals()
+    senders = {}
     bot = await telegram.start(telegram_token, engine) if telegram_token else None
-    stop_slack = await slack.start(engine) if with_slack else None
+    if bot is not None:
+        senders[telegram.PLATFORM] = telegram.sender(bot)
+    stop_slack = None
+    if with_slack:
+        stop_slack, senders[slack.PLATFORM] = await slack.start(engine)
+    if os.environ.get("STAGECOACH_SCHEDULER", "on") != "off":
+        await Scheduler(engine, senders).run(stopping)
     await stopping.wait()
     if stop_slack is not None:
         await stop_slack()
     if bot is not None:
         await telegram.stop(bot)
+
+
+def scheduler(args: argparse.Namespace) -> int:
+    """Only the weekly-tips scheduler, as a process of its own (the Procfile's `scheduler`)."""
+    from .engine import AsyncEngine
+
+    logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = AsyncEngine(lambda: open_engine(args.db))
+    try:
+        asyncio.run(_schedule_only(engine))
+    finally:
+        engine.close()
+    return 0
+
+
+async def _schedule_only(engine) -> None:
+    from adapters import slack, telegram
+
+    from .scheduler import Scheduler
+
+    stopping = _stopping_on_signals()
+    senders = {}
+    bot = None
+    if token := os.environ.get("TELEGRAM_BOT_TOKEN"):
+        bot = telegram.build(token, engine, os.environ.get("TELEGRAM_API_URL", telegram.DEFAULT_API_URL))
+        await bot.initialize()
+        senders[telegram.PLATFORM] = telegram.sender(bot)
+    if token := os.environ.get("SLACK_BOT_TOKEN"):
+        client = slack.client(token, os.environ.get("SLACK_API_URL", slack.DEFAULT_API_URL))
+        senders[slack.PLATFORM] = slack.SlackAdapter(engine, client).sender()
+    await Scheduler(engine, senders).run(stopping)
+    if bot is not None:
+        await bot.shutdown()
 
 
 def content(args: argparse.Namespace) -> int:
@@ -123,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, help_text in (
         ("chat", chat, "chat in the terminal (one message per line when piped)"),
         ("run", run, "run the bot on the platforms whose tokens are set, else in the terminal"),
+        ("scheduler", scheduler, "only send the weekly tips that are due"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--lang", choices=["nl", "en"], help="language (default: from the locale)")

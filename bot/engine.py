@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from . import scheduler
 from .catalog import Catalog, default_catalogs
 from .conversation import Conversation, Turn
 from .events import Event, Reply
@@ -26,7 +27,7 @@ EVENT_MEMORY = timedelta(days=7)
 PRUNE_EVERY = 1000
 HANDED_OUT_KEPT = 50_000
 MAX_ECHO = 40
-TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team"})
+TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team", "champion"})
 
 
 def utc_now() -> str:
@@ -110,6 +111,24 @@ class Engine:
     def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
         return self.store.posted_message(platform, ref, chat_id)
 
+    # Weekly tips: the scheduler's side of the outbox, each step in its own transaction
+
+    def claim_due(self, now: datetime) -> list[scheduler.Outgoing]:
+        with self.store.transaction():
+            return scheduler.claim_due(self.store, self.catalogs, now)
+
+    def delivery_sent(self, outgoing: scheduler.Outgoing, message_id: str, now: datetime) -> None:
+        with self.store.transaction():
+            scheduler.mark_sent(self.store, outgoing, message_id, now)
+
+    def delivery_gone(self, outgoing: scheduler.Outgoing, now: datetime) -> list[scheduler.Outgoing]:
+        with self.store.transaction():
+            return scheduler.mark_gone(self.store, self.catalogs, outgoing, now)
+
+    def release_delivery(self, outgoing: scheduler.Outgoing) -> None:
+        with self.store.transaction():
+            self.store.release_delivery(outgoing.subscription_id, outgoing.period)
+
     def _prune_now_and_then(self) -> None:
         """Event keys are kept a week: far longer than any platform redelivers an update."""
         self._handled += 1
@@ -189,6 +208,18 @@ class AsyncEngine:
 
     async def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
         return await self._run(self._engine.posted_message, platform, ref, chat_id)
+
+    async def claim_due(self, now):
+        return await self._run(self._engine.claim_due, now)
+
+    async def delivery_sent(self, outgoing, message_id: str, now) -> None:
+        await self._run(self._engine.delivery_sent, outgoing, message_id, now)
+
+    async def delivery_gone(self, outgoing, now):
+        return await self._run(self._engine.delivery_gone, outgoing, now)
+
+    async def release_delivery(self, outgoing) -> None:
+        await self._run(self._engine.release_delivery, outgoing)
 
     async def _run(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)

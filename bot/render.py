@@ -7,7 +7,7 @@ from .catalog import STAGE_COUNT, Catalog, Question, Tip
 from .charts import Chart
 from .events import Option, Reply
 from .scoring import DONT_KNOW, Result
-from .store import Member, TeamRecord
+from .store import Delivery, Member, Subscription, TeamRecord
 from .teams import TeamResult
 
 FILLED, EMPTY = "■", "□"
@@ -400,3 +400,43 @@ def home(
           if c.lang != catalog.lang),
     ]
     return Reply("\n\n".join(parts), tuple(options), kind="home")
+
+
+def weekly_tip(catalog: Catalog, tip: Tip, late: bool = False, preview: bool = False) -> Reply:
+    """A channel's tip of the week: what to do, why it fits, and feedback buttons."""
+    stage = catalog.stage(tip.stage)
+    head = catalog.message("weekly_tip_header", stage=stage.id, name=stage.name,
+                           dimension=catalog.dimension(tip.dimension).name)
+    parts = [head, tip.text, catalog.message("weekly_why", why=tip.why)]
+    if late:
+        parts.append(catalog.message("weekly_late"))
+    if preview:
+        parts.insert(0, catalog.message("weekly_preview"))
+        return Reply("\n\n".join(parts), kind="weekly_tip")
+    options = (
+        Option("done", catalog.message("done_label"), f"/tips channel-done {tip.id}"),
+        Option("not for us", catalog.message("not_for_us_label"), f"/tips channel-dismiss {tip.id}"),
+    )
+    return Reply("\n\n".join(parts), options, kind="weekly_tip")
+
+
+def weekly_status(catalog: Catalog, subscription: Subscription, next_slot: str,
+                  profile: tuple[int, list[str]] | None) -> Reply:
+    day = catalog.message("weekdays").split("|")[subscription.weekday]
+    stage = catalog.stage(profile[0]).name if profile else "?"
+    text = catalog.message(
+        f"weekly_status_{subscription.status}", day=day, at=subscription.at, zone=subscription.zone,
+        lang=subscription.lang, stage=stage, next=next_slot,
+    )
+    return Reply(text)
+
+
+def weekly_history(catalog: Catalog, deliveries: list[Delivery]) -> Reply:
+    if not deliveries:
+        return Reply(catalog.message("weekly_history_empty"))
+    lines = [catalog.message("weekly_history_title")]
+    for d in deliveries:
+        tip = catalog.tip(d.tip_id).text[:70] + "…" if d.tip_id else ""
+        lines.append(catalog.message(f"weekly_history_{d.status}", week=d.period, tip=tip,
+                                     late=catalog.message("weekly_history_late") if d.late else ""))
+    return Reply("\n".join(lines))

@@ -60,6 +60,33 @@ class TeamRecord:
 
 
 @dataclass(frozen=True)
+class Subscription:
+    id: int
+    platform: str
+    chat_id: str
+    lang: str
+    stage: int | None
+    weekday: int
+    at: str
+    zone: str
+    status: str
+    champion_id: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    subscription_id: int
+    period: str
+    tip_id: str | None
+    status: str
+    due_at: str
+    claimed_at: str | None
+    sent_at: str | None
+    late: bool
+
+
+@dataclass(frozen=True)
 class Member:
     user_id: str
     name: str
@@ -155,6 +182,30 @@ class Store:
                 foreign_keys=[("team_id", "teams", "id")],
                 if_not_exists=True,
             )
+            db["subscriptions"].create(
+                {
+                    "id": int, "platform": str, "chat_id": str, "lang": str, "stage": int, "weekday": int,
+                    "at": str, "zone": str, "status": str, "champion_id": str, "created_at": str,
+                },
+                pk="id",
+                not_null={"platform", "chat_id", "lang", "weekday", "at", "zone", "status", "champion_id"},
+                if_not_exists=True,
+            )
+            db["deliveries"].create(
+                {
+                    "subscription_id": int, "period": str, "tip_id": str, "status": str, "due_at": str,
+                    "claimed_at": str, "sent_at": str, "late": int, "message_id": str,
+                },
+                pk=("subscription_id", "period"),
+                foreign_keys=[("subscription_id", "subscriptions", "id")],
+                if_not_exists=True,
+            )
+            db["champions"].create(
+                {"platform": str, "user_id": str, "added_by": str, "at": str},
+                pk=("platform", "user_id"),
+                if_not_exists=True,
+            )
+            db["subscriptions"].create_index(["platform", "chat_id"], unique=True, if_not_exists=True)
             db["teams"].create_index(["platform", "code"], unique=True, if_not_exists=True)
             db["teams"].create_index(["platform", "chat_id", "status"], if_not_exists=True)
             db["answers"].create(
@@ -481,6 +532,99 @@ class Store:
             [team_id],
         ).fetchall()
         return [(user_id, self.answers(assessment_id)) for user_id, assessment_id in rows]
+
+    # Weekly tips: subscriptions, their deliveries (an outbox), champions
+
+    def subscription_at(self, platform: str, chat_id: str) -> Subscription | None:
+        found = self._subscriptions("platform = ? AND chat_id = ?", [platform, chat_id])
+        return found[0] if found else None
+
+    def active_subscriptions(self) -> list[Subscription]:
+        return self._subscriptions("status = 'active'", [])
+
+    def _subscriptions(self, where: str, params: list) -> list[Subscription]:
+        rows = self.db.execute(
+            "SELECT id, platform, chat_id, lang, stage, weekday, at, zone, status, champion_id, created_at"
+            f" FROM subscriptions WHERE {where} ORDER BY id",
+            params,
+        ).fetchall()
+        return [Subscription(*r) for r in rows]
+
+    def save_subscription(
+        self, platform: str, chat_id: str, lang: str, stage: int | None, weekday: int, at: str, zone: str,
+        champion_id: str, now: str,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO subscriptions (platform, chat_id, lang, stage, weekday, at, zone, status, champion_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)"
+            " ON CONFLICT (platform, chat_id) DO UPDATE SET lang = excluded.lang, stage = excluded.stage,"
+            " weekday = excluded.weekday, at = excluded.at, zone = excluded.zone, status = 'active',"
+            " champion_id = excluded.champion_id",
+            [platform, chat_id, lang, stage, weekday, at, zone, champion_id, now],
+        )
+
+    def set_subscription_status(self, subscription_id: int, status: str) -> None:
+        self.db.execute("UPDATE subscriptions SET status = ? WHERE id = ?", [status, subscription_id])
+
+    def delivery(self, subscription_id: int, period: str) -> Delivery | None:
+        found = self._deliveries("subscription_id = ? AND period = ?", [subscription_id, period], 1)
+        return found[0] if found else None
+
+    def deliveries(self, subscription_id: int, limit: int = 10) -> list[Delivery]:
+        return self._deliveries("subscription_id = ?", [subscription_id], limit)
+
+    def stale_claims(self, before: str) -> list[Delivery]:
+        """Claimed and never marked sent: the process died in between, or is sending still."""
+        return self._deliveries("status = 'claimed' AND claimed_at < ?", [before], 1000)
+
+    def _deliveries(self, where: str, params: list, limit: int) -> list[Delivery]:
+        rows = self.db.execute(
+            "SELECT subscription_id, period, tip_id, status, due_at, claimed_at, sent_at, late FROM deliveries"
+            f" WHERE {where} ORDER BY due_at DESC LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+        return [Delivery(*r[:7], bool(r[7])) for r in rows]
+
+    def claim_delivery(
+        self, subscription_id: int, period: str, tip_id: str | None, status: str, due_at: str, now: str, late: bool
+    ) -> bool:
+        """Claims a week's delivery before it is sent; False when someone claimed it already."""
+        cursor = self.db.execute(
+            "INSERT INTO deliveries (subscription_id, period, tip_id, status, due_at, claimed_at, late)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [subscription_id, period, tip_id, status, due_at, now, int(late)],
+        )
+        return cursor.rowcount == 1
+
+    def reclaim_delivery(self, subscription_id: int, period: str, now: str) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET claimed_at = ? WHERE subscription_id = ? AND period = ?",
+            [now, subscription_id, period],
+        )
+
+    def finish_delivery(self, subscription_id: int, period: str, status: str, now: str,
+                        message_id: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET status = ?, sent_at = ?, message_id = ? WHERE subscription_id = ? AND period = ?",
+            [status, now, message_id, subscription_id, period],
+        )
+
+    def release_delivery(self, subscription_id: int, period: str) -> None:
+        """A send that failed for a passing reason: the next tick tries the week again."""
+        self.db.execute(
+            "DELETE FROM deliveries WHERE subscription_id = ? AND period = ? AND status = 'claimed'",
+            [subscription_id, period],
+        )
+
+    def is_champion(self, platform: str, user_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM champions WHERE platform = ? AND user_id = ?", [platform, user_id])
+        return row.fetchone() is not None
+
+    def add_champion(self, platform: str, user_id: str, added_by: str, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO champions (platform, user_id, added_by, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [platform, user_id, added_by, now],
+        )
 
     # Exports: finished results only, no message texts, no names
 

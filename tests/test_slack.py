@@ -40,7 +40,7 @@ class App:
     def __init__(self, fake: FakeSlack, db: Path) -> None:
         self.fake = fake
         self.engine = AsyncEngine(lambda: Engine(Store(db)))
-        self.app = slack.build(self.engine, fake.token, SECRET, fake.api_url, channel_rate=100)
+        self.app, self.adapter = slack.build(self.engine, fake.token, SECRET, fake.api_url, channel_rate=100)
         self.url = ""
 
     async def start(self) -> None:
@@ -246,7 +246,7 @@ async def test_one_socket_mode_round_trip(fake, tmp_path):
     from slack_sdk.web.async_client import AsyncWebClient
 
     engine = AsyncEngine(lambda: Engine(Store(tmp_path / "socket.db")))
-    app = slack.build(engine, fake.token, None, fake.api_url, channel_rate=100)
+    app, _ = slack.build(engine, fake.token, None, fake.api_url, channel_rate=100)
     handler = AsyncSocketModeHandler(app, fake.app_token,
                                      web_client=AsyncWebClient(token=fake.app_token, base_url=fake.api_url))
     await handler.connect_async()

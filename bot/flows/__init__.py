@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from transitions import Machine
 
-from . import assessment, coaching, menu, team
+from . import assessment, coaching, menu, team, weekly
 
-FLOWS = (menu, assessment, coaching, team)
+FLOWS = (menu, assessment, coaching, team, weekly)
 # What a person types (or a button sends), mapped to the trigger it fires. Two-word commands
 # ("tips why") take precedence over their first word.
 COMMANDS = {
@@ -32,6 +32,18 @@ COMMANDS = {
     "roadmap": "roadmap",
     "roadmap done": "roadmap_done",
     "home": "home",
+    "tips weekly": "weekly_status",
+    "tips subscribe": "weekly_subscribe",
+    "tips preview": "weekly_preview",
+    "tips now": "weekly_now",
+    "tips pause": "weekly_pause",
+    "tips resume": "weekly_resume",
+    "tips stop": "weekly_stop",
+    "tips history": "weekly_history",
+    "tips channel-done": "weekly_done",
+    "tips channel-dismiss": "weekly_dismiss",
+    "champion": "champion_add",
+    "champion add": "champion_add",
     "team": "team",
     "team new": "team_new",
     "team join": "team_join",
@@ -42,7 +54,9 @@ COMMANDS = {
 
 # What a group or channel may ask for; anything else is personal and moves to a private chat.
 GROUP_TRIGGERS = frozenset(
-    {"start", "help", "lang", "unknown", "team", "team_new", "team_join", "team_status", "team_close", "team_leave"}
+    {"start", "help", "lang", "unknown", "team", "team_new", "team_join", "team_status", "team_close", "team_leave",
+     "weekly_status", "weekly_subscribe", "weekly_preview", "weekly_now", "weekly_pause", "weekly_resume",
+     "weekly_stop", "weekly_history", "weekly_done", "weekly_dismiss", "champion_add"}
 )
 
 

@@ -53,6 +53,7 @@ class FakeTelegram:
     commands: dict[str, list[dict]] = field(default_factory=dict)
     admins: set[tuple[int, int]] = field(default_factory=set)
     webhook: dict | None = None
+    gone: set[int] = field(default_factory=set)
     fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     url: str = ""
 
@@ -167,6 +168,8 @@ class FakeTelegram:
         return _ok(self.updates[: params.get("limit", 100)])
 
     async def _sendMessage(self, params: dict) -> web.Response:
+        if params["chat_id"] in self.gone:
+            return _error(403, "Forbidden: bot was kicked from the supergroup chat")
         return _ok(self._record("sendMessage", params, next(self._message_ids)))
 
     async def _sendPhoto(self, params: dict) -> web.Response:

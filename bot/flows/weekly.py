@@ -1,0 +1,197 @@
+"""The weekly-tips flow: champions subscribe a channel to a tip a week, and manage it.
+
+The deliveries themselves are made by the scheduler (bot/scheduler.py) from what is stored;
+this flow only changes subscriptions, previews, and takes the channel's feedback on tips.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from transitions import EventData
+
+from .. import coaching, render
+from ..catalog import Catalog, Tip
+from ..model import ConversationBase
+from ..store import Store, Subscription
+from ..teams import TeamResult
+from ..weekly import DEFAULT_TIME, DEFAULT_WEEKDAY, DEFAULT_ZONE, Schedule, parse_settings
+
+STATES: list[str] = []
+CHANNEL = "#channel"  # the user id under which a channel's own tip feedback is kept
+
+MANAGING = ["weekly_subscribe", "weekly_now", "weekly_pause", "weekly_resume", "weekly_stop"]
+
+TRANSITIONS = [
+    *({"trigger": t, "source": "*", "dest": None, "unless": "may_manage_weekly",
+       "after": ["refuse_weekly", "reask"]} for t in MANAGING),
+    {"trigger": "weekly_subscribe", "source": "*", "dest": None, "after": ["subscribe_weekly", "reask"]},
+    {"trigger": "weekly_status", "source": "*", "dest": None, "after": ["show_weekly", "reask"]},
+    {"trigger": "weekly_preview", "source": "*", "dest": None, "after": ["preview_weekly", "reask"]},
+    {"trigger": "weekly_now", "source": "*", "dest": None, "after": ["send_weekly_now", "reask"]},
+    {"trigger": "weekly_pause", "source": "*", "dest": None, "after": ["pause_weekly", "reask"]},
+    {"trigger": "weekly_resume", "source": "*", "dest": None, "after": ["resume_weekly", "reask"]},
+    {"trigger": "weekly_stop", "source": "*", "dest": None, "after": ["stop_weekly", "reask"]},
+    {"trigger": "weekly_history", "source": "*", "dest": None, "after": ["show_weekly_history", "reask"]},
+    {"trigger": "weekly_done", "source": "*", "dest": None, "after": "mark_weekly_done"},
+    {"trigger": "weekly_dismiss", "source": "*", "dest": None, "after": "mark_weekly_dismissed"},
+    {"trigger": "champion_add", "source": "*", "dest": None, "after": ["add_champion", "reask"]},
+]
+
+
+def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) -> tuple[int, list[str]] | None:
+    """The stage to coach a channel at, and its dimensions weakest first: the subscription's stage,
+    else its place's last team result."""
+    teams = store.closed_teams_at(subscription.platform, subscription.chat_id, limit=1)
+    team = TeamResult.from_dict(teams[0].result) if teams and teams[0].result else None
+    order = [d.id for d in catalog.dimensions]
+    focus = sorted(order, key=lambda d: ((team.dimensions.get(d) or 7) if team else 7, order.index(d)))
+    stage = subscription.stage or (team.stage if team else None)
+    return (stage, focus) if stage else None
+
+
+def next_channel_tip(store: Store, catalog: Catalog, subscription: Subscription, peek: bool = False) -> Tip | None:
+    """The channel's next tip: never one it dismissed or did, no repeat until the pool is used
+    (then a new round begins; a peek only looks)."""
+    profile = channel_profile(store, catalog, subscription)
+    if profile is None:
+        return None
+    stage, focus = profile
+    statuses = store.tip_statuses(subscription.platform, subscription.chat_id, CHANNEL)
+    finished = {t for t, s in statuses.items() if s != "shown"}
+    tip = coaching.next_tip(catalog, stage, focus, statuses.keys(), finished)
+    if tip is None:
+        if not peek:
+            store.clear_shown_tips(subscription.platform, subscription.chat_id, CHANNEL,
+                                   coaching.stage_tip_ids(catalog, stage))
+        tip = coaching.next_tip(catalog, stage, focus, (), finished)
+    return tip
+
+
+class WeeklyActions(ConversationBase):
+    @property
+    def subscription(self) -> Subscription | None:
+        return self.store.subscription_at(self.row.platform, self.row.chat_id)
+
+    def may_manage_weekly(self, event: EventData) -> bool:
+        """Champions manage a channel's tips: its admins and the people an admin named.
+        In a private chat a person manages their own."""
+        event_ = self.turn.event
+        return event_.private or event_.is_admin or self.store.is_champion(self.row.platform, self.row.user_id)
+
+    def refuse_weekly(self, event: EventData) -> None:
+        self.say("weekly_not_champion")
+
+    def subscribe_weekly(self, event: EventData) -> None:
+        settings = parse_settings((event.kwargs.get("arg") or "").split(), set(self.turn.catalogs))
+        if settings.unknown:
+            self.say("weekly_unknown_words", words=" ".join(settings.unknown)[:60])
+            return
+        current = self.subscription
+        weekday = settings.weekday if settings.weekday is not None else (current.weekday if current else DEFAULT_WEEKDAY)
+        at = settings.at or (current.at if current else DEFAULT_TIME)
+        zone = settings.zone or (current.zone if current else DEFAULT_ZONE)
+        lang = settings.lang or (current.lang if current else self.turn.lang)
+        stage = settings.stage or (current.stage if current else None)
+        draft = Subscription(0, self.row.platform, self.row.chat_id, lang, stage, weekday, at, zone, "active",
+                             self.row.user_id, self.turn.now)
+        if channel_profile(self.store, self.catalog, draft) is None:
+            self.say("weekly_needs_stage")
+            return
+        self.store.save_subscription(self.row.platform, self.row.chat_id, lang, stage, weekday, at, zone,
+                                     self.row.user_id, self.turn.now)
+        self.show_weekly(event)
+
+    def show_weekly(self, event: EventData) -> None:
+        subscription = self.subscription
+        if subscription is None or subscription.status == "stopped":
+            self.say("weekly_none")
+            return
+        self.replies.append(render.weekly_status(self.catalog, subscription, _next_slot(subscription, self.turn.now),
+                                                 channel_profile(self.store, self.catalog, subscription)))
+
+    def preview_weekly(self, event: EventData) -> None:
+        subscription = self.subscription
+        if subscription is None:
+            self.say("weekly_none")
+            return
+        tip = next_channel_tip(self.store, self.turn.catalogs[subscription.lang], subscription, peek=True)
+        if tip is None:
+            self.say("weekly_needs_stage")
+        else:
+            self.replies.append(render.weekly_tip(self.turn.catalogs[subscription.lang], tip, preview=True))
+
+    def send_weekly_now(self, event: EventData) -> None:
+        subscription = self.subscription
+        if subscription is None:
+            self.say("weekly_none")
+            return
+        catalog = self.turn.catalogs[subscription.lang]
+        tip = next_channel_tip(self.store, catalog, subscription)
+        if tip is None:
+            self.say("weekly_needs_stage")
+            return
+        self.store.set_tip_status(self.row.platform, self.row.chat_id, CHANNEL, tip.id, "shown", self.turn.now)
+        self.replies.append(render.weekly_tip(catalog, tip))
+
+    def _set_status(self, status: str, message: str) -> None:
+        subscription = self.subscription
+        if subscription is None:
+            self.say("weekly_none")
+            return
+        self.store.set_subscription_status(subscription.id, status)
+        self.say(message)
+
+    def pause_weekly(self, event: EventData) -> None:
+        self._set_status("paused", "weekly_paused")
+
+    def resume_weekly(self, event: EventData) -> None:
+        self._set_status("active", "weekly_resumed")
+
+    def stop_weekly(self, event: EventData) -> None:
+        self._set_status("stopped", "weekly_stopped")
+
+    def show_weekly_history(self, event: EventData) -> None:
+        subscription = self.subscription
+        if subscription is None:
+            self.say("weekly_none")
+            return
+        catalog = self.turn.catalogs[subscription.lang]
+        self.replies.append(render.weekly_history(catalog, self.store.deliveries(subscription.id)))
+
+    def _channel_feedback(self, event: EventData, status: str, message: str) -> None:
+        tip_id = (event.kwargs.get("arg") or "").strip()
+        try:
+            self.catalog.tip(tip_id)
+        except KeyError:
+            self.notice("no_tip_yet")
+            return
+        self.store.set_tip_status(self.row.platform, self.row.chat_id, CHANNEL, tip_id, status, self.turn.now)
+        self.notice(message)
+
+    def mark_weekly_done(self, event: EventData) -> None:
+        self._channel_feedback(event, "done", "weekly_done")
+
+    def mark_weekly_dismissed(self, event: EventData) -> None:
+        self._channel_feedback(event, "dismissed", "tip_dismissed")
+
+    def add_champion(self, event: EventData) -> None:
+        if not self.turn.event.is_admin:
+            self.say("weekly_not_admin")
+            return
+        named = (event.kwargs.get("arg") or "").strip().lstrip("@").split(" ")[0]
+        if not named:
+            self.say("champion_how")
+            return
+        self.store.add_champion(self.row.platform, named, self.row.user_id, self.turn.now)
+        self.say("champion_added", name=named[:40])
+
+
+def _next_slot(subscription: Subscription, now: str) -> str:
+    """The next delivery, in the subscription's own zone and words: "2026-03-09 09:00"."""
+    schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
+    moment = datetime.fromisoformat(now)
+    slot = schedule.slot(schedule.period(moment))
+    if slot <= moment:
+        slot = schedule.slot(schedule.period(moment + timedelta(days=7)))
+    return slot.astimezone(ZoneInfo(subscription.zone)).strftime("%Y-%m-%d %H:%M")

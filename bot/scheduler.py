@@ -1,0 +1,165 @@
+"""Weekly tips go out exactly once per channel per week, computed from the database.
+
+The outbox: a delivery row keyed by (subscription, ISO week) is claimed before sending and
+marked sent after. A claim older than CLAIM_TIMEOUT with no mark means the sender died in
+between; it is sent again, because a platform cannot tell us whether it arrived and a rare
+second copy is better than a lost tip. After downtime a missed week goes out once, late and
+saying so; more than a day late, it is skipped to the next week.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from . import render
+from .catalog import Catalog
+from .events import Reply
+from .flows.weekly import CHANNEL, next_channel_tip
+from .store import Store, Subscription
+from .weekly import LATE_LIMIT, Schedule
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=10)
+ON_TIME = timedelta(minutes=15)
+
+
+class ChatGone(Exception):
+    """The platform says the bot can no longer post in this chat (removed, archived, blocked)."""
+
+
+# A platform's way to post: (chat id, reply, is the chat a person's) -> message id.
+Sender = Callable[[str, Reply, bool], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    platform: str
+    chat_id: str
+    reply: Reply
+    subscription_id: int
+    period: str
+    to_person: bool = False
+
+
+def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list[Outgoing]:
+    """Claims every delivery that is due, and returns what to send. Run in one transaction."""
+    stamp = now.isoformat(timespec="seconds")
+    outgoing = [o for o in _reclaim_stale(store, catalogs, now) if o is not None]
+    for subscription in store.active_subscriptions():
+        schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
+        period = schedule.period(now)
+        slot = schedule.slot(period)
+        if now < slot or store.delivery(subscription.id, period) is not None:
+            continue
+        due = slot.isoformat(timespec="seconds")
+        if now - slot > LATE_LIMIT or slot < datetime.fromisoformat(subscription.created_at):
+            store.claim_delivery(subscription.id, period, None, "skipped", due, stamp, late=True)
+            continue
+        catalog = catalogs[subscription.lang]
+        tip = next_channel_tip(store, catalog, subscription)
+        if tip is None:
+            continue
+        late = now - slot > ON_TIME
+        if store.claim_delivery(subscription.id, period, tip.id, "claimed", due, stamp, late):
+            store.set_tip_status(subscription.platform, subscription.chat_id, CHANNEL, tip.id, "shown", stamp)
+            outgoing.append(Outgoing(subscription.platform, subscription.chat_id,
+                                     render.weekly_tip(catalog, tip, late=late), subscription.id, period))
+    return outgoing
+
+
+def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list[Outgoing | None]:
+    stamp = now.isoformat(timespec="seconds")
+    found = []
+    for delivery in store.stale_claims((now - CLAIM_TIMEOUT).isoformat(timespec="seconds")):
+        subscription = _subscription(store, delivery.subscription_id)
+        if subscription is None or subscription.status != "active" or delivery.tip_id is None:
+            store.finish_delivery(delivery.subscription_id, delivery.period, "skipped", stamp)
+            continue
+        store.reclaim_delivery(delivery.subscription_id, delivery.period, stamp)
+        catalog = catalogs[subscription.lang]
+        reply = render.weekly_tip(catalog, catalog.tip(delivery.tip_id), late=delivery.late)
+        found.append(Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, delivery.period))
+    return found
+
+
+def _subscription(store: Store, subscription_id: int) -> Subscription | None:
+    found = store._subscriptions("id = ?", [subscription_id])
+    return found[0] if found else None
+
+
+def mark_sent(store: Store, outgoing: Outgoing, message_id: str, now: datetime) -> None:
+    store.finish_delivery(outgoing.subscription_id, outgoing.period, "sent", now.isoformat(timespec="seconds"),
+                          message_id)
+
+
+def mark_gone(store: Store, catalogs: dict[str, Catalog], outgoing: Outgoing, now: datetime) -> list[Outgoing]:
+    """The bot was removed: pause the subscription and tell the champion who set it up."""
+    store.finish_delivery(outgoing.subscription_id, outgoing.period, "gone", now.isoformat(timespec="seconds"))
+    subscription = _subscription(store, outgoing.subscription_id)
+    if subscription is None:
+        return []
+    store.set_subscription_status(subscription.id, "paused")
+    catalog = catalogs[store.user_lang(subscription.platform, subscription.champion_id) or subscription.lang]
+    notice = Reply(catalog.message("weekly_removed", chat=subscription.chat_id))
+    return [Outgoing(subscription.platform, subscription.champion_id, notice, subscription.id, outgoing.period,
+                     to_person=True)]
+
+
+class Scheduler:
+    """Runs inside `stagecoach run`: every tick, claims what is due and sends it through the
+    platforms' senders, a few at a time (the senders keep each platform's rate limits)."""
+
+    def __init__(self, engine, senders: dict[str, Sender], clock: Callable[[], datetime] | None = None,
+                 every: float = 30.0, attempts: int = 4, backoff: float = 1.0, parallel: int = 32) -> None:
+        self.engine, self.senders = engine, senders
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.every, self.attempts, self.backoff = every, attempts, backoff
+        self._parallel = asyncio.Semaphore(parallel)
+
+    async def tick(self) -> int:
+        """One round; returns how many tips went out."""
+        due = [o for o in await self.engine.claim_due(self.clock()) if o.platform in self.senders]
+        results = await asyncio.gather(*(self._deliver(o) for o in due))
+        return sum(results)
+
+    async def _deliver(self, outgoing: Outgoing) -> bool:
+        send = self.senders[outgoing.platform]
+        async with self._parallel:
+            for attempt in range(self.attempts):
+                try:
+                    message_id = await send(outgoing.chat_id, outgoing.reply, outgoing.to_person)
+                except ChatGone:
+                    if not outgoing.to_person:
+                        for notice in await self.engine.delivery_gone(outgoing, self.clock()):
+                            await self._tell(notice)
+                    return False
+                except Exception as error:  # a passing failure: try again, a little later each time
+                    log.warning("sending to %s failed (%s), attempt %d", outgoing.chat_id, error, attempt + 1)
+                    await asyncio.sleep(self.backoff * 2 ** attempt)
+                    continue
+                if not outgoing.to_person:
+                    await self.engine.delivery_sent(outgoing, message_id, self.clock())
+                return True
+        await self.engine.release_delivery(outgoing)
+        return False
+
+    async def _tell(self, notice: Outgoing) -> None:
+        try:
+            await self.senders[notice.platform](notice.chat_id, notice.reply, True)
+        except Exception as error:
+            log.warning("could not tell %s that a channel was lost: %s", notice.chat_id, error)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("a scheduler round failed")
+            try:
+                await asyncio.wait_for(stopping.wait(), self.every)
+            except TimeoutError:
+                pass
