@@ -1,7 +1,7 @@
 """The platform-neutral language between adapters and the engine: events in, replies out."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .charts import Chart
@@ -65,7 +65,17 @@ class Reply:
     ref: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data for the event log; built by hand, as it runs for every message."""
+        return {
+            "text": self.text,
+            "options": [
+                {"key": o.key, "label": o.label, "value": o.value, "private": o.private} for o in self.options
+            ],
+            "chart": self.chart.to_dict() if self.chart else None,
+            "kind": self.kind,
+            "to": self.to,
+            "ref": self.ref,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:

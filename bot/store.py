@@ -97,6 +97,7 @@ class Store:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout: float = 5.0) -> None:
         conn = sqlite3.connect(str(path), timeout=busy_timeout)
         self.db = sqlite_utils.Database(conn)
+        self.conn = conn  # queries go straight to the connection; sqlite-utils keeps the schema
         if str(path) != ":memory:":
             self.db.enable_wal()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
@@ -252,56 +253,56 @@ class Store:
 
     def replies_for_event(self, key: str) -> list[dict] | None:
         """The stored replies of a handled event; empty once they were delivered."""
-        row = self.db.execute("SELECT replies, delivered_at FROM events WHERE key = ?", [key]).fetchone()
+        row = self.conn.execute("SELECT replies, delivered_at FROM events WHERE key = ?", [key]).fetchone()
         if row is None:
             return None
         return [] if row[1] else json.loads(row[0])
 
     def mark_delivered(self, key: str, at: str) -> None:
-        self.db.execute("UPDATE events SET delivered_at = ? WHERE key = ?", [at, key])
+        self.conn.execute("UPDATE events SET delivered_at = ? WHERE key = ?", [at, key])
 
     # Messages an adapter posted and may update in place (a team's progress)
 
     def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO posted_messages (platform, ref, chat_id, message_id, at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (platform, ref, chat_id) DO UPDATE SET message_id = excluded.message_id, at = excluded.at",
             [platform, ref, chat_id, message_id, at],
         )
 
     def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT message_id FROM posted_messages WHERE platform = ? AND ref = ? AND chat_id = ?",
             [platform, ref, chat_id],
         ).fetchone()
         return row[0] if row else None
 
     def remember_event(self, key: str, platform: str, user_id: str, replies: list[dict], at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO events (key, platform, user_id, replies, handled_at) VALUES (?, ?, ?, ?, ?)",
             [key, platform, user_id, json.dumps(replies, ensure_ascii=False), at],
         )
 
     def prune_events(self, before: str) -> int:
-        return self.db.execute("DELETE FROM events WHERE handled_at < ?", [before]).rowcount
+        return self.conn.execute("DELETE FROM events WHERE handled_at < ?", [before]).rowcount
 
     # Users
 
     def user_lang(self, platform: str, user_id: str) -> str | None:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT lang FROM users WHERE platform = ? AND user_id = ?", [platform, user_id]
         ).fetchone()
         return row[0] if row else None
 
     def set_user_lang(self, platform: str, user_id: str, lang: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO users (platform, user_id, lang, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET lang = excluded.lang",
             [platform, user_id, lang, at],
         )
 
     def remember_name(self, platform: str, user_id: str, name: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO users (platform, user_id, name, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET name = excluded.name"
             " WHERE users.name IS NOT excluded.name",
@@ -311,19 +312,19 @@ class Store:
     def forget_user(self, platform: str, user_id: str) -> None:
         """Deletes everything Stagecoach holds about one person on one platform."""
         who = [platform, user_id]
-        self.db.execute(
+        self.conn.execute(
             "DELETE FROM answers WHERE assessment_id IN"
             " (SELECT id FROM assessments WHERE platform = ? AND user_id = ?)",
             who,
         )
-        self.db.execute("DELETE FROM team_members WHERE platform = ? AND user_id = ?", who)
+        self.conn.execute("DELETE FROM team_members WHERE platform = ? AND user_id = ?", who)
         for table in ("assessments", "conversations", "tip_feedback", "roadmap", "events", "users"):
-            self.db.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?", who)
+            self.conn.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?", who)
 
     # Conversations
 
     def load_conversation(self, platform: str, chat_id: str, user_id: str) -> ConversationRow:
-        row = self.db.execute(
+        row = self.conn.execute(
             f"SELECT {', '.join(_CONVERSATION_FIELDS)} FROM conversations"
             " WHERE platform = ? AND chat_id = ? AND user_id = ?",
             [platform, chat_id, user_id],
@@ -335,7 +336,7 @@ class Store:
     def save_conversation(self, row: ConversationRow, at: str) -> None:
         fields = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS, "updated_at")
         updates = ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
-        self.db.execute(
+        self.conn.execute(
             f"INSERT INTO conversations ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})"
             f" ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET {updates}",
             [getattr(row, f) for f in fields[:-1]] + [at],
@@ -344,14 +345,14 @@ class Store:
     # Coaching: tip feedback and the roadmap
 
     def tip_statuses(self, platform: str, chat_id: str, user_id: str) -> dict[str, str]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT tip_id, status FROM tip_feedback WHERE platform = ? AND chat_id = ? AND user_id = ?",
             [platform, chat_id, user_id],
         )
         return dict(rows.fetchall())
 
     def set_tip_status(self, platform: str, chat_id: str, user_id: str, tip_id: str, status: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO tip_feedback (platform, chat_id, user_id, tip_id, status, at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (platform, chat_id, user_id, tip_id) DO UPDATE SET status = excluded.status, at = excluded.at",
             [platform, chat_id, user_id, tip_id, status, at],
@@ -359,21 +360,21 @@ class Store:
 
     def clear_shown_tips(self, platform: str, chat_id: str, user_id: str, tip_ids: list[str]) -> None:
         """Starts a new round through a pool: tips only shown become new again; feedback stays."""
-        self.db.execute(
+        self.conn.execute(
             "DELETE FROM tip_feedback WHERE platform = ? AND chat_id = ? AND user_id = ? AND status = 'shown'"
             f" AND tip_id IN ({', '.join('?' * len(tip_ids))})",
             [platform, chat_id, user_id, *tip_ids],
         )
 
     def roadmap_done(self, platform: str, chat_id: str, user_id: str) -> set[str]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT item_id FROM roadmap WHERE platform = ? AND chat_id = ? AND user_id = ?",
             [platform, chat_id, user_id],
         )
         return {r[0] for r in rows.fetchall()}
 
     def mark_roadmap_item(self, platform: str, chat_id: str, user_id: str, item_id: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO roadmap (platform, chat_id, user_id, item_id, at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             [platform, chat_id, user_id, item_id, at],
@@ -384,25 +385,25 @@ class Store:
     def start_assessment(
         self, platform: str, chat_id: str, user_id: str, at: str, team_id: int | None = None
     ) -> int:
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "INSERT INTO assessments (platform, chat_id, user_id, started_at, team_id) VALUES (?, ?, ?, ?, ?)",
             [platform, chat_id, user_id, at, team_id],
         )
         return int(cursor.lastrowid)
 
     def assessment_team(self, assessment_id: int) -> int | None:
-        row = self.db.execute("SELECT team_id FROM assessments WHERE id = ?", [assessment_id]).fetchone()
+        row = self.conn.execute("SELECT team_id FROM assessments WHERE id = ?", [assessment_id]).fetchone()
         return row[0] if row else None
 
     def suspend_assessment(self, assessment_id: int, position: int) -> None:
         """Keeps an unfinished assessment's place while the person answers another."""
-        self.db.execute("UPDATE assessments SET position = ? WHERE id = ?", [position, assessment_id])
+        self.conn.execute("UPDATE assessments SET position = ? WHERE id = ?", [position, assessment_id])
 
     def unfinished_assessment(
         self, platform: str, chat_id: str, user_id: str, team_id: int | None
     ) -> tuple[int, int] | None:
         """(id, position) of the newest unfinished assessment of one person for one team (or none)."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT id, COALESCE(position, 0) FROM assessments WHERE platform = ? AND chat_id = ?"
             " AND user_id = ? AND team_id IS ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
             [platform, chat_id, user_id, team_id],
@@ -410,25 +411,31 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def discard_assessment(self, assessment_id: int) -> None:
-        self.db.execute("DELETE FROM answers WHERE assessment_id = ?", [assessment_id])
-        self.db.execute("DELETE FROM assessments WHERE id = ?", [assessment_id])
+        self.conn.execute("DELETE FROM answers WHERE assessment_id = ?", [assessment_id])
+        self.conn.execute("DELETE FROM assessments WHERE id = ?", [assessment_id])
 
     def record_answer(self, assessment_id: int, question_id: str, value: int, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO answers (assessment_id, question_id, value, answered_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (assessment_id, question_id) DO UPDATE SET value = excluded.value,"
             " answered_at = excluded.answered_at",
             [assessment_id, question_id, value, at],
         )
 
+    def answer(self, assessment_id: int, question_id: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT value FROM answers WHERE assessment_id = ? AND question_id = ?", [assessment_id, question_id]
+        ).fetchone()
+        return row[0] if row else None
+
     def answers(self, assessment_id: int) -> dict[str, int]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT question_id, value FROM answers WHERE assessment_id = ?", [assessment_id]
         )
         return dict(rows.fetchall())
 
     def finish_assessment(self, assessment_id: int, stage: int | None, result: dict, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE assessments SET finished_at = ?, stage = ?, result = ? WHERE id = ?",
             [at, stage, json.dumps(result), assessment_id],
         )
@@ -437,7 +444,7 @@ class Store:
         self, platform: str, chat_id: str, user_id: str, limit: int = 2
     ) -> list[AssessmentRecord]:
         """The newest finished assessments of one conversation, newest first."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT id, started_at, finished_at, result, team_id FROM assessments"
             " WHERE platform = ? AND chat_id = ? AND user_id = ? AND finished_at IS NOT NULL"
             " ORDER BY finished_at DESC, id DESC LIMIT ?",
@@ -450,7 +457,7 @@ class Store:
     def create_team(
         self, platform: str, chat_id: str, name: str, code: str, starter_id: str, lang: str, at: str
     ) -> int:
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "INSERT INTO teams (platform, chat_id, name, code, starter_id, lang, status, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
             [platform, chat_id, name, code, starter_id, lang, at],
@@ -458,7 +465,7 @@ class Store:
         return int(cursor.lastrowid)
 
     def code_taken(self, platform: str, code: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM teams WHERE platform = ? AND code = ?", [platform, code])
+        row = self.conn.execute("SELECT 1 FROM teams WHERE platform = ? AND code = ?", [platform, code])
         return row.fetchone() is not None
 
     def team(self, team_id: int) -> TeamRecord | None:
@@ -482,7 +489,7 @@ class Store:
         return found[0] if found else None
 
     def _teams(self, where: str, params: list, limit: int) -> list[TeamRecord]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT id, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at,"
             f" result FROM teams WHERE {where} ORDER BY id DESC LIMIT ?",
             [*params, limit],
@@ -490,19 +497,19 @@ class Store:
         return [TeamRecord(*r[:10], json.loads(r[10]) if r[10] else None) for r in rows]
 
     def add_member(self, team_id: int, platform: str, user_id: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO team_members (team_id, platform, user_id, joined_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (team_id, user_id) DO UPDATE SET left_at = NULL",
             [team_id, platform, user_id, at],
         )
 
     def remove_member(self, team_id: int, user_id: str, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE team_members SET left_at = ? WHERE team_id = ? AND user_id = ?", [at, team_id, user_id]
         )
 
     def is_member(self, team_id: int, user_id: str) -> bool:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT 1 FROM team_members WHERE team_id = ? AND user_id = ? AND left_at IS NULL",
             [team_id, user_id],
         )
@@ -510,7 +517,7 @@ class Store:
 
     def members(self, team_id: int) -> list[Member]:
         """Current members in joining order, with whether each has finished: who, never what."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT m.user_id, COALESCE(u.name, m.user_id),"
             " EXISTS (SELECT 1 FROM assessments a WHERE a.team_id = m.team_id AND a.user_id = m.user_id"
             "         AND a.finished_at IS NOT NULL)"
@@ -522,7 +529,7 @@ class Store:
 
     def team_answers(self, team_id: int) -> list[tuple[str, dict[str, int]]]:
         """Each current member's answers from their latest finished assessment for the team."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT a.user_id, a.id FROM assessments a JOIN team_members m"
             " ON m.team_id = a.team_id AND m.user_id = a.user_id AND m.left_at IS NULL"
             " WHERE a.team_id = ? AND a.finished_at IS NOT NULL"
@@ -543,7 +550,7 @@ class Store:
         return self._subscriptions("status = 'active'", [])
 
     def _subscriptions(self, where: str, params: list) -> list[Subscription]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT id, platform, chat_id, lang, stage, weekday, at, zone, status, champion_id, created_at"
             f" FROM subscriptions WHERE {where} ORDER BY id",
             params,
@@ -554,7 +561,7 @@ class Store:
         self, platform: str, chat_id: str, lang: str, stage: int | None, weekday: int, at: str, zone: str,
         champion_id: str, now: str,
     ) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO subscriptions (platform, chat_id, lang, stage, weekday, at, zone, status, champion_id,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)"
             " ON CONFLICT (platform, chat_id) DO UPDATE SET lang = excluded.lang, stage = excluded.stage,"
@@ -564,7 +571,7 @@ class Store:
         )
 
     def set_subscription_status(self, subscription_id: int, status: str) -> None:
-        self.db.execute("UPDATE subscriptions SET status = ? WHERE id = ?", [status, subscription_id])
+        self.conn.execute("UPDATE subscriptions SET status = ? WHERE id = ?", [status, subscription_id])
 
     def delivery(self, subscription_id: int, period: str) -> Delivery | None:
         found = self._deliveries("subscription_id = ? AND period = ?", [subscription_id, period], 1)
@@ -578,7 +585,7 @@ class Store:
         return self._deliveries("status = 'claimed' AND claimed_at < ?", [before], 1000)
 
     def _deliveries(self, where: str, params: list, limit: int) -> list[Delivery]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT subscription_id, period, tip_id, status, due_at, claimed_at, sent_at, late FROM deliveries"
             f" WHERE {where} ORDER BY due_at DESC LIMIT ?",
             [*params, limit],
@@ -589,7 +596,7 @@ class Store:
         self, subscription_id: int, period: str, tip_id: str | None, status: str, due_at: str, now: str, late: bool
     ) -> bool:
         """Claims a week's delivery before it is sent; False when someone claimed it already."""
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "INSERT INTO deliveries (subscription_id, period, tip_id, status, due_at, claimed_at, late)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [subscription_id, period, tip_id, status, due_at, now, int(late)],
@@ -597,31 +604,31 @@ class Store:
         return cursor.rowcount == 1
 
     def reclaim_delivery(self, subscription_id: int, period: str, now: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE deliveries SET claimed_at = ? WHERE subscription_id = ? AND period = ?",
             [now, subscription_id, period],
         )
 
     def finish_delivery(self, subscription_id: int, period: str, status: str, now: str,
                         message_id: str | None = None) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE deliveries SET status = ?, sent_at = ?, message_id = ? WHERE subscription_id = ? AND period = ?",
             [status, now, message_id, subscription_id, period],
         )
 
     def release_delivery(self, subscription_id: int, period: str) -> None:
         """A send that failed for a passing reason: the next tick tries the week again."""
-        self.db.execute(
+        self.conn.execute(
             "DELETE FROM deliveries WHERE subscription_id = ? AND period = ? AND status = 'claimed'",
             [subscription_id, period],
         )
 
     def is_champion(self, platform: str, user_id: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM champions WHERE platform = ? AND user_id = ?", [platform, user_id])
+        row = self.conn.execute("SELECT 1 FROM champions WHERE platform = ? AND user_id = ?", [platform, user_id])
         return row.fetchone() is not None
 
     def add_champion(self, platform: str, user_id: str, added_by: str, now: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO champions (platform, user_id, added_by, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [platform, user_id, added_by, now],
         )
@@ -629,7 +636,7 @@ class Store:
     # Exports: finished results only, no message texts, no names
 
     def export_assessments(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT a.platform, a.user_id, a.id, t.code, a.started_at, a.finished_at, a.result"
             " FROM assessments a LEFT JOIN teams t ON t.id = a.team_id"
             " WHERE a.finished_at IS NOT NULL AND (? IS NULL OR t.code = ?)"
@@ -641,7 +648,7 @@ class Store:
         return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
 
     def export_teams(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT platform, code, name, chat_id, created_at, closed_at, result FROM teams"
             " WHERE status = 'closed' AND (? IS NULL OR code = ?)"
             " AND (? IS NULL OR closed_at >= ?) AND (? IS NULL OR closed_at < ?) ORDER BY closed_at, id",
@@ -651,7 +658,7 @@ class Store:
         return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
 
     def close_team(self, team_id: int, stage: int | None, result: dict, at: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE teams SET status = 'closed', closed_at = ?, stage = ?, result = ? WHERE id = ?",
             [at, stage, json.dumps(result), team_id],
         )

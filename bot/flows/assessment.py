@@ -66,7 +66,7 @@ class AssessmentActions(ConversationBase):
             previous = quick_values(self.row.quick)[self.row.cursor] or None
         else:
             assert self.row.assessment_id is not None
-            previous = self.store.answers(self.row.assessment_id).get(question.id)
+            previous = self.store.answer(self.row.assessment_id, question.id)
         self.replies.append(
             render.question(self.catalog, self.questions, self.scope(), self.row.cursor, previous, intro)
         )
