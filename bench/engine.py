@@ -21,7 +21,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not bench/ (which has a telegram.py)
 
 from bot.engine import Engine  # noqa: E402
 from bot.events import Event, Reply  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,8 @@ class FakeTelegram:
     admins: set[tuple[int, int]] = field(default_factory=set)
     webhook: dict | None = None
     gone: set[int] = field(default_factory=set)
+    per_second: int | None = None  # enforce Telegram's overall limit, as the real API does
+    refused: int = 0
     fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     url: str = ""
 
@@ -61,6 +64,8 @@ class FakeTelegram:
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
+        self._arrivals: dict[int, asyncio.Event] = {}
+        self._by_chat: dict[int, list[Sent]] = defaultdict(list)
         self._runner: web.AppRunner | None = None
 
     # Test controls
@@ -122,15 +127,25 @@ class FakeTelegram:
     def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next[method].extend([retry_after] * times)
 
+    async def wait_for(self, chat_id: int, count: int) -> Sent:
+        """Waits until a chat has more than `count` messages (sent or edited); returns the last."""
+        while len(self.to(chat_id)) <= count:
+            arrival = self._arrivals.setdefault(chat_id, asyncio.Event())
+            arrival.clear()
+            if len(self.to(chat_id)) > count:
+                break
+            await arrival.wait()
+        return self.to(chat_id)[-1]
+
     def to(self, chat_id: int) -> list[Sent]:
-        return [s for s in self.sent if s.chat_id == chat_id]
+        return self._by_chat[chat_id]
 
     def last(self, chat_id: int) -> Sent:
         return self.to(chat_id)[-1]
 
     def current(self, chat_id: int, message_id: int) -> Sent:
         """The latest version of a message, after edits."""
-        return [s for s in self.sent if s.chat_id == chat_id and s.message_id == message_id][-1]
+        return [s for s in self.to(chat_id) if s.message_id == message_id][-1]
 
     # The API
 
@@ -167,7 +182,20 @@ class FakeTelegram:
                 pass
         return _ok(self.updates[: params.get("limit", 100)])
 
+    def _over_limit(self) -> bool:
+        if self.per_second is None:
+            return False
+        now = time.monotonic()
+        self._recent = [t for t in getattr(self, "_recent", []) if now - t < 1.0]
+        if len(self._recent) >= self.per_second:
+            self.refused += 1
+            return True
+        self._recent.append(now)
+        return False
+
     async def _sendMessage(self, params: dict) -> web.Response:
+        if self._over_limit():
+            return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if params["chat_id"] in self.gone:
             return _error(403, "Forbidden: bot was kicked from the supergroup chat")
         return _ok(self._record("sendMessage", params, next(self._message_ids)))
@@ -194,7 +222,7 @@ class FakeTelegram:
         return _ok(self._record(method, params, previous.message_id))
 
     def _find(self, params: dict) -> Sent | None:
-        found = [s for s in self.sent if s.chat_id == params["chat_id"] and s.message_id == params["message_id"]]
+        found = [s for s in self.to(params["chat_id"]) if s.message_id == params["message_id"]]
         return found[-1] if found else None
 
     def _record(self, method: str, params: dict, message_id: int) -> dict:
@@ -202,6 +230,8 @@ class FakeTelegram:
         sent = Sent(method, params["chat_id"], message_id, params.get("text", params.get("caption", "")),
                     params.get("reply_markup"), bytes(photo) if isinstance(photo, (bytes, bytearray)) else None)
         self.sent.append(sent)
+        self._by_chat[sent.chat_id].append(sent)
+        self._arrivals.setdefault(sent.chat_id, asyncio.Event()).set()
         chat = {"id": sent.chat_id, "type": "private" if sent.chat_id > 0 else "supergroup"}
         message: dict[str, Any] = {"message_id": message_id, "date": 1767000000, "chat": chat,
                                    "from": {"id": 1, "is_bot": True, "first_name": "Stagecoach"}}
