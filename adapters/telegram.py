@@ -335,7 +335,9 @@ def sender(application: Application) -> Sender:
 async def start(token: str, engine: AsyncEngine) -> Application:
     """Starts the bot in the running event loop: long polling, or a webhook when
     TELEGRAM_WEBHOOK_URL is set (served on TELEGRAM_WEBHOOK_PORT at /telegram)."""
-    application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL))
+    limits = os.environ.get("TELEGRAM_FLOOD_LIMITS", "on") != "off"
+    application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL),
+                        chat_rate=1.0 if limits else None)
     await application.initialize()
     await register_commands(application, engine.catalogs)
     allowed = ["message", "callback_query"]

@@ -94,6 +94,9 @@ class Engine:
             log.exception("could not handle an event from %s/%s", event.platform, event.user_id)
             return [Reply(self.catalogs[lang].message("went_wrong"))]
 
+    def _settled(self, key: str) -> bool:
+        return key in self._handed_out or self.store.was_delivered(key)
+
     def _hand_out(self, key: str) -> None:
         self._handed_out[key] = None
         if len(self._handed_out) > HANDED_OUT_KEPT:
@@ -152,7 +155,7 @@ class Engine:
 
     def _apply(self, event: Event, lang: str) -> list[Reply]:
         row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
-        turn = Turn(self.store, self.catalogs, event, lang, self.clock())
+        turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled)
         if event.name:
             self.store.remember_name(event.platform, event.user_id, event.name[:80], turn.now)
         conversation = Conversation(row, turn)
@@ -160,6 +163,8 @@ class Engine:
         if not event.private and trigger not in GROUP_TRIGGERS:
             trigger, kwargs = "private_only", {"command": (event.choice or event.text or "")[:MAX_ECHO]}
         self.machine.events[trigger].trigger(conversation, **kwargs)
+        if event.key is not None:
+            row.last_key = event.key
         if not conversation.forgotten:
             self.store.save_conversation(row, turn.now)
         return conversation.replies

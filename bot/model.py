@@ -6,6 +6,7 @@ its transitions name; `bot.conversation.Conversation` puts them together.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from transitions import EventData
@@ -28,6 +29,11 @@ class Turn:
     event: Event
     lang: str
     now: str
+    settled: Callable[[str], bool] = lambda key: True
+
+    def seen_by_person(self, key: str | None) -> bool:
+        """Whether the replies to an earlier event reached the person (or are on their way)."""
+        return key is None or self.settled(key)
 
     @property
     def catalog(self) -> Catalog:

@@ -16,7 +16,7 @@ import sqlite_utils
 
 SCHEMA_VERSION = 1
 _CONVERSATION_FIELDS = (
-    "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id",
+    "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
 )
 
 
@@ -33,6 +33,7 @@ class ConversationRow:
     coach_focus: str = ""
     quick: str = ""
     team_id: int | None = None
+    last_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class Store:
                     "coach_focus": str,
                     "quick": str,
                     "team_id": int,
+                    "last_key": str,
                     "updated_at": str,
                 },
                 pk=("platform", "chat_id", "user_id"),
@@ -257,6 +259,10 @@ class Store:
         if row is None:
             return None
         return [] if row[1] else json.loads(row[0])
+
+    def was_delivered(self, key: str) -> bool:
+        row = self.conn.execute("SELECT delivered_at FROM events WHERE key = ?", [key]).fetchone()
+        return bool(row and row[0])
 
     def mark_delivered(self, key: str, at: str) -> None:
         self.conn.execute("UPDATE events SET delivered_at = ? WHERE key = ?", [at, key])

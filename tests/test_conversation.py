@@ -283,3 +283,13 @@ async def test_the_async_engine_works_off_the_event_loop_on_one_thread(db_path, 
     assert again == []  # the first copy delivers
     assert seen and threading.current_thread().name not in seen
     engine.close()
+
+
+def test_a_tap_on_an_answered_question_after_a_lost_reply_brings_the_current_question(ann, engine, db_path, clock):
+    ann.send("/assess", key="s1")
+    engine.delivered("s1")
+    buttons = ann.replies[-1]
+    ann.press(buttons.options[2].value, key="s2")  # answered; then the process died before replying
+    restarted = ChatClient(Engine(Store(db_path), clock=clock), "ann")
+    replies = restarted.press(buttons.options[2].value, key="s3")  # they tap again
+    assert [r.kind for r in replies] == ["notice", "question"] and "Question 2 of" in replies[-1].text

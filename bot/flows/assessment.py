@@ -75,7 +75,11 @@ class AssessmentActions(ConversationBase):
         self.say("invalid_choice")
 
     def explain_stale(self, event: EventData) -> None:
+        """A tap on an answered question: a double tap needs only a word; but if our reply to
+        the answer never reached them (a crash), they need the question they are at."""
         self.notice("stale_choice", number=self.row.cursor + 1)
+        if not self.turn.seen_by_person(self.row.last_key):
+            self.ask(event)
 
     def explain_first(self, event: EventData) -> None:
         self.say("first_question")

@@ -1,0 +1,194 @@
+"""Nothing lost, nothing twice: crashes, duplicates, disorder, hostile input and a full disk."""
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters import slack as slack_adapter
+from adapters import telegram as telegram_adapter
+from bot.engine import Engine
+from bot.events import Event, Option, Reply
+from bot.store import Store
+from bot.testing import ChatClient
+from tests.fakes.telegram import FakeTelegram
+
+USERS = 50
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_path, questions):
+    """`stagecoach run` against the fake Telegram server, 50 people answering at once, killed
+    with SIGKILL three times. A person whose tap got no answer taps again, as people do."""
+    db = tmp_path / "crash.db"
+    rng = random.Random(7)
+    choices = {user: [rng.randint(0, 6) for _ in range(questions)] for user in range(2001, 2001 + USERS)}
+
+    async def scenario() -> None:
+        fake = FakeTelegram()
+        await fake.start()
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.url,
+               "STAGECOACH_DB": str(db), "TELEGRAM_FLOOD_LIMITS": "off", "STAGECOACH_LOG_LEVEL": "WARNING"}
+        env.pop("SLACK_BOT_TOKEN", None)
+
+        def start() -> subprocess.Popen:
+            return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        async def person(user: int) -> None:
+            fake.text(user, "/assess")
+            question = await patient(fake.wait_for(user, 0), lambda: fake.text(user, "/assess"))
+            for index, choice in enumerate(choices[user]):
+                seen = len(fake.to(user))
+                data = question.reply_markup["inline_keyboard"][0][(choice - 1) if choice else 6]["callback_data"]
+                fake.press(user, question, data)
+
+                def again() -> None:
+                    fake.press(user, question, data)
+
+                await patient(until_next(fake, user, seen, index), again)
+                question = fake.last(user)
+
+        process = start()
+        people = asyncio.gather(*(person(user) for user in choices))
+        try:
+            for _ in range(3):
+                await asyncio.sleep(rng.uniform(1.0, 3.0))
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+                process = start()
+            await asyncio.wait_for(people, timeout=240)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+            await fake.stop()
+
+    asyncio.run(scenario())
+    engine = Engine(Store(db))
+    catalog = engine.catalogs["en"]
+    with sqlite3.connect(db) as check:
+        for user, picked in choices.items():
+            finished = check.execute(
+                "SELECT id FROM assessments WHERE user_id = ? AND finished_at IS NOT NULL", [str(user)]).fetchall()
+            assert len(finished) == 1, user
+            answers = dict(check.execute("SELECT question_id, value FROM answers WHERE assessment_id = ?",
+                                         [finished[0][0]]).fetchall())
+            assert answers == {q.id: v for q, v in zip(catalog.questions, picked)}, user
+    engine.store.close()
+
+
+async def until_next(fake: FakeTelegram, user: int, seen: int, index: int):
+    """The question after `index` (or the result), once it has arrived."""
+    wanted = f"Question {index + 2} of" if index + 1 < 21 else "of 6"
+    while True:
+        last = await fake.wait_for(user, seen)
+        seen = len(fake.to(user))
+        if wanted in last.text and last.method == "sendMessage":
+            return last
+
+
+async def patient(waiting, again, seconds: float = 4.0):
+    """Waits for the bot; if it said nothing for a while (it was killed), tries once more."""
+    task = asyncio.ensure_future(waiting)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if done:
+            return task.result()
+        again()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["/assess", "1", "4", "6", "0", "/back", "/skip"])),
+                min_size=5, max_size=40),
+       st.randoms())
+def test_duplicates_and_late_redeliveries_reach_the_same_end_state(tmp_path_factory, steps, rng):
+    def run(events: list[Event]) -> dict:
+        db = tmp_path_factory.mktemp("dup") / "d.db"
+        engine = Engine(Store(db), clock=lambda: "2026-03-02T09:00:00+00:00")
+        for event in events:
+            engine.handle(event)
+        with sqlite3.connect(db) as check:
+            state = {
+                "answers": sorted(check.execute("SELECT a.user_id, q.question_id, q.value FROM answers q"
+                                                " JOIN assessments a ON a.id = q.assessment_id").fetchall()),
+                "conversations": sorted(check.execute("SELECT user_id, state, cursor FROM conversations").fetchall()),
+            }
+        engine.store.close()
+        return state
+
+    once = [Event("test", f"u{u}", f"u{u}", text=text, key=f"k{i}") for i, (u, text) in enumerate(steps)]
+    twice = []
+    for event in once:
+        twice.append(event)
+        twice.insert(rng.randint(len(twice), len(twice) + 3), event)  # redelivered now or a little later
+    assert run(once) == run(twice)
+
+
+hostile = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(["<!channel>", "<@U123>", "<b>bold</b>", "&amp;", "<script>alert(1)</script>", "\x00",
+                     "/team join <!here>", "q:1:strategy.goals:9", "q:::", "/tips done ../../etc", "/lang 🇳🇱",
+                     "x" * 10_000, "/start " + "A" * 500, "/" * 50, "﷽", "‮text"]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(hostile, st.booleans(), st.booleans()), min_size=1, max_size=6))
+def test_hostile_input_always_gets_a_clear_reply_and_no_markup_gets_through(engine, inputs):
+    person = ChatClient(engine, "fuzz")
+    for text, as_button, in_group in inputs:
+        person.group = in_group
+        replies = person.press(text) if as_button else person.send(text)
+        assert replies, text
+        for reply in replies:
+            assert "something went wrong" not in reply.text
+            rendered_tg = telegram_adapter.render_text(reply)
+            assert "<!channel>" not in html.unescape(rendered_tg.replace("<b>", "").replace("</b>", "")) \
+                or "<!channel>" in reply.text
+            assert "<script" not in rendered_tg and "<!channel>" not in rendered_tg and "<@U123>" not in rendered_tg
+            for block in slack_adapter.blocks_for(reply):
+                shown = block.get("text", {}).get("text", "")
+                assert "<!channel>" not in shown and "<@U123>" not in shown and "<script" not in shown
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=200), st.text(max_size=80))
+def test_both_platforms_escape_whatever_a_reply_echoes(text, label):
+    reply = Reply(text, (Option("1", label * 3, "v"), Option("/x", label, "/x")))
+    telegram_text = telegram_adapter.render_text(reply)
+    assert "<" not in telegram_text.replace("<b>", "").replace("</b>", "")
+    for block in slack_adapter.blocks_for(reply):
+        assert "<" not in block.get("text", {}).get("text", "")
+
+
+def test_a_full_disk_gets_a_try_again_and_leaves_the_state_consistent(tmp_path, clock):
+    db = tmp_path / "full.db"
+    engine = Engine(Store(db), clock=clock)
+    person = ChatClient(engine, "ann")
+    person.send("/assess")
+    person.send("3")
+    pages = engine.store.conn.execute("PRAGMA page_count").fetchone()[0]
+    engine.store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    failed = []
+    for attempt in range(500):  # each handled event is logged, so the file must grow
+        replies = person.send("/help", key=f"help-{attempt}")
+        if "couldn't save" in replies[0].text:
+            failed = replies
+            break
+    assert failed and len(failed) == 1 and "try again" in failed[0].text
+    engine.store.conn.execute("PRAGMA max_page_count = 1073741823")
+    person.send("/assess")
+    assert person.replies[-1].kind == "question"
+    with sqlite3.connect(db) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        open_ones = check.execute("SELECT COUNT(*) FROM assessments WHERE finished_at IS NULL").fetchone()[0]
+        assert open_ones == 1
+    engine.store.close()
