@@ -168,3 +168,10 @@ def test_typing_something_else_after_a_tip_explains_the_choices(ann):
     ann.send("what now")
     assert "Type more for another tip" in ann.text
     assert len(ann.replies[-1].options) == 4
+
+
+def test_why_claims_the_weakest_dimension_only_when_there_is_one(ann):
+    ann.answer_all(3)
+    ann.send("/tips")
+    ann.send("why")
+    assert "It fits stage 3" in ann.text and "weakest" not in ann.text

@@ -58,6 +58,7 @@ class Profile:
 
     stage: int
     focus: list[str]
+    weakest: tuple[str, ...] = ()
 
 
 class CoachingActions(ConversationBase):
@@ -70,7 +71,7 @@ class CoachingActions(ConversationBase):
         latest = self.store.finished_assessments(*self.who, limit=1)
         if latest and latest[0].result and latest[0].result["stage"] is not None:
             result = Result.from_dict(latest[0].result)
-            return Profile(result.stage, coaching.focus_from_result(self.catalog, result))
+            return Profile(result.stage, coaching.focus_from_result(self.catalog, result), result.weakest)
         return None
 
     def _forget_profile(self) -> None:
@@ -117,7 +118,7 @@ class CoachingActions(ConversationBase):
         tip = self._tip_meant(event)
         assert tip is not None
         profile = self.profile
-        weakest = profile is not None and profile.focus[:1] == [tip.dimension]
+        weakest = profile is not None and tip.dimension in profile.weakest
         self.replies.append(render.tip_why(self.catalog, tip, weakest))
 
     def mark_tip_done(self, event: EventData) -> None:
