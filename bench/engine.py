@@ -54,7 +54,7 @@ def memory_growth(path: Path, batch: int) -> list[int]:
     tracemalloc.start()
     for first in range(0, 3 * batch, batch):
         for user in range(first, first + batch):
-            for step, text in enumerate(script):
+            for text in script:
                 engine.handle(Event("bench", f"m{user}", f"m{user}", text=text, lang="en"))
         held.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()

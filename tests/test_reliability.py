@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -51,10 +50,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
                 data = question.reply_markup["inline_keyboard"][0][(choice - 1) if choice else 6]["callback_data"]
                 fake.press(user, question, data)
 
-                def again() -> None:
-                    fake.press(user, question, data)
-
-                await patient(until_next(fake, user, seen, index), again)
+                await patient(until_next(fake, user, seen, index),
+                              lambda question=question, data=data: fake.press(user, question, data))
                 question = fake.last(user)
 
         process = start()

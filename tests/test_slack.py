@@ -6,7 +6,7 @@ import itertools
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
 from bot.store import Store
+from tests.waiting import settle, until
 from tests.fakes.slack import FakeSlack
 
 SECRET = "signing-secret"
@@ -98,33 +99,17 @@ async def app(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[App]:
     await running.stop()
 
 
-async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds * 50)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the app did not get there")
-
-
-async def settle(fake: FakeSlack, before: int) -> None:
-    await until(lambda: len(fake.posted) > before)
-    seen = -1
-    while seen != len(fake.posted):
-        seen = len(fake.posted)
-        await asyncio.sleep(0.15)
-
-
 async def dm(app: App, user: str, text: str) -> None:
     before = len(app.fake.posted)
     assert (await app.dm(user, text)).status_code == 200
-    await settle(app.fake, before)
+    await settle(lambda: len(app.fake.posted), before)
 
 
 async def click(app: App, user: str, label: str, channel: str | None = None) -> None:
     posted = next(p for p in reversed(app.fake.to(channel or f"D{user}")) if p.buttons())
     before = len(app.fake.posted)
     assert (await app.click(user, posted, label)).status_code == 200
-    await settle(app.fake, before)
+    await settle(lambda: len(app.fake.posted), before)
 
 
 async def test_a_full_dm_assessment_with_buttons_updates_and_a_chart(app, fake, questions):
@@ -157,7 +142,7 @@ async def test_app_home_shows_the_stage_and_offers_the_next_steps(app, fake):
                "actions": [{**buttons[0], "block_id": "b", "action_ts": "1767000001.000001"}]}
     before = len(fake.posted)
     await app.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
-    await settle(fake, before)
+    await settle(lambda: len(fake.posted), before)
     assert "Question 1 of" in fake.last(f"D{BO}").text
 
 
@@ -185,7 +170,7 @@ async def test_a_team_assessment_in_a_channel_with_three_members(app, fake, ques
     for user, value in ((ANN, "2"), (BO, "3"), (KIM, "5")):
         before = len(fake.posted)
         await app.click(user, invite, "Take part")
-        await settle(fake, before)
+        await settle(lambda: len(fake.posted), before)
         assert "answering for team" in fake.last(f"D{user}").text
         for _ in range(questions):
             await click(app, user, value)
@@ -206,7 +191,7 @@ async def test_retries_and_double_clicks_are_applied_once(app, fake, tmp_path):
     await app.dm(ANN, "assess", event_id="EvSame")
     await app.dm(ANN, "assess", event_id="EvSame", headers={"X-Slack-Retry-Num": "1",
                                                              "X-Slack-Retry-Reason": "http_timeout"})
-    await settle(fake, 0)
+    await settle(lambda: len(fake.posted), 0)
     assert sum("Question 1 of" in p.text for p in fake.to(f"D{ANN}")) == 1
     question = fake.last(f"D{ANN}")
     await app.click(ANN, question, "3")

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,7 @@ import pytest
 from adapters import telegram
 from bot.engine import AsyncEngine, Engine
 from bot.store import Store
+from tests.waiting import settle, until
 from tests.fakes.telegram import FakeTelegram
 
 ANN, BO, KIM, ROOT = 11, 12, 13, 99
@@ -60,28 +61,10 @@ async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
     await running.stop()
 
 
-async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Waits for the bot to catch up; bounded, and never a timing assertion."""
-    for _ in range(int(seconds * 50)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the bot did not get there")
-
-
-async def settle(fake: FakeTelegram, before: int) -> None:
-    """Waits until the bot has answered and then sent nothing more for a moment."""
-    await until(lambda: len(fake.sent) > before)
-    seen = -1
-    while seen != len(fake.sent):
-        seen = len(fake.sent)
-        await asyncio.sleep(0.15)
-
-
 async def say(fake: FakeTelegram, user: int, text: str, chat: int | None = None, **kwargs) -> None:
     before = len(fake.sent)
     fake.text(user, text, chat=chat, **kwargs)
-    await settle(fake, before)
+    await settle(lambda: len(fake.sent), before)
 
 
 async def press(fake: FakeTelegram, user: int, label: str, chat: int | None = None) -> None:
@@ -90,7 +73,7 @@ async def press(fake: FakeTelegram, user: int, label: str, chat: int | None = No
     button = next(b for row in message.reply_markup["inline_keyboard"] for b in row if b["text"] == label)
     before = len(fake.sent)
     fake.press(user, message, button["callback_data"])
-    await settle(fake, before)
+    await settle(lambda: len(fake.sent), before)
 
 
 async def test_a_private_assessment_end_to_end(fake, bot, questions):
