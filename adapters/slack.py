@@ -7,6 +7,7 @@ rule of the engine: it only knows Slack.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -15,6 +16,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from urllib.parse import parse_qs
+
+from aiohttp import web
 from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -266,6 +270,36 @@ class SlackAdapter:
         return limiter
 
 
+MAX_BODY = 1_000_000
+
+
+@web.middleware
+async def reject_malformed(request: web.Request, handler):
+    """A body that is not what Slack sends gets a clean 400 (or 413) instead of a crash."""
+    body = await request.read()
+    if len(body) > MAX_BODY:
+        return web.Response(status=413, text="too large")
+    try:
+        if request.content_type == "application/json":
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("event", {}), dict):
+                raise ValueError("not an event envelope")
+        elif "payload" in (form := parse_qs(body.decode())):
+            payload = json.loads(form["payload"][0])
+            if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+                raise ValueError("not an interaction payload")
+    except (ValueError, UnicodeDecodeError):
+        return web.Response(status=400, text="malformed request")
+    return await handler(request)
+
+
+def web_app(app: AsyncApp) -> web.Application:
+    """Bolt's aiohttp application at /slack/events, behind the malformed-request guard."""
+    served = app.web_app(path="/slack/events")
+    served.middlewares.append(reject_malformed)
+    return served
+
+
 def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
     """A Web API client that waits out 429s (Retry-After) and retries dropped connections."""
     web = AsyncWebClient(token=token, base_url=api_url if api_url.endswith("/") else api_url + "/")
@@ -297,10 +331,8 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         handler = AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(token=app_token, base_url=app.client.base_url))
         await handler.connect_async()
         return handler.close_async, adapter.sender()
-    from aiohttp import web
-
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
-    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    runner = web.AppRunner(web_app(app))
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("PORT", "3000"))).start()
     return runner.cleanup, adapter.sender()

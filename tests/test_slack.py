@@ -45,7 +45,7 @@ class App:
         self.url = ""
 
     async def start(self) -> None:
-        self.runner = web.AppRunner(self.app.web_app(path="/slack/events"))
+        self.runner = web.AppRunner(slack.web_app(self.app))
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
@@ -295,3 +295,33 @@ def test_stagecoach_run_serves_slack_in_http_mode(tmp_path):
             await server.stop()
 
     asyncio.run(scenario())
+
+
+async def test_malformed_and_hostile_requests_are_rejected_cleanly(app, fake):
+    """Huge, malformed, mistyped or unknown requests: a clean 4xx or a quiet 200, never a 500."""
+    statuses = [
+        (await app.post("x" * 200_000, "application/json")).status_code,
+        (await app.post("{not json", "application/json")).status_code,
+        (await app.post(urlencode({"payload": "{broken"}), "application/x-www-form-urlencoded")).status_code,
+        (await app.post(json.dumps({"type": "event_callback", "event": "not a dict"}), "application/json")).status_code,
+        (await app.post(urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": ANN},
+                                                          "actions": [{"action_id": "nope", "value": "x"}]})}),
+                        "application/x-www-form-urlencoded")).status_code,
+    ]
+    assert all(status < 500 for status in statuses), statuses
+    await dm(app, ANN, "assess")
+    stale = fake.last(f"D{ANN}")
+    await click(app, ANN, "2")
+    assert (await app.click(ANN, stale, "2")).status_code == 200
+    await until(lambda: any(p.method == "chat.postEphemeral" for p in fake.posted))
+
+
+async def test_a_champion_subscribes_a_channel_with_the_slash_command(app, fake):
+    await app.command(BO, "tips subscribe stage 2", channel="CWEEK")
+    await until(lambda: bool(fake.to("CWEEK")))
+    assert "Only a champion" in fake.last("CWEEK").text
+    fake.admins.add(ROOT)
+    await app.command(ROOT, "champion add <@UBO|bo>", channel="CWEEK")
+    await until(lambda: "is now a champion" in fake.last("CWEEK").text)
+    await app.command(BO, "tips subscribe tue 10:00 stage 2", channel="CWEEK")
+    await until(lambda: "every Tuesday at 10:00" in fake.last("CWEEK").text)

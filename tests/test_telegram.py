@@ -260,3 +260,24 @@ def test_every_button_fits_in_callback_data(engine, questions):
                  "/roadmap", "/lang", "/forget", "no", "/team new Een heel lange teamnaam die niet past"]:
         seen.extend(o.value for r in person.send(text) for o in r.options)
     assert seen and max(len(v.encode()) for v in seen) <= telegram.MAX_CALLBACK_DATA
+
+
+async def test_hostile_callback_data_and_commands_get_a_clear_answer(fake, bot):
+    await say(fake, ANN, "/assess")
+    question = fake.last(ANN)
+    for data in ["q:1:nope:9", "", "x" * 64, "/team join <!here>", "/tips done ../../x"]:
+        answered = len(fake.answered_callbacks)
+        fake.press(ANN, question, data)
+        await until(lambda: len(fake.answered_callbacks) > answered)
+    await say(fake, ANN, "/start " + "%%%")
+    assert "Stagecoach" in fake.to(ANN)[-2].text or "Stagecoach" in fake.last(ANN).text
+
+
+async def test_a_group_admin_subscribes_the_group_to_weekly_tips(fake, bot):
+    await say(fake, BO, "/tips_subscribe stage 2", chat=GROUP, chat_type="supergroup")
+    assert "Only a champion" in fake.last(GROUP).text
+    fake.admins.add((GROUP, ROOT))
+    await say(fake, ROOT, "/tips_subscribe@stagecoach_bot wed 08:30 stage 2", chat=GROUP, chat_type="supergroup")
+    assert "every Wednesday at 08:30 (Europe/Amsterdam)" in fake.last(GROUP).text
+    await say(fake, ROOT, "/tips_preview", chat=GROUP, chat_type="supergroup")
+    assert "Tip of the week for stage 2" in fake.last(GROUP).text
