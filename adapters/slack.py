@@ -15,7 +15,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
-
 from urllib.parse import parse_qs
 
 from aiohttp import web
