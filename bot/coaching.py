@@ -1,7 +1,7 @@
 """Which tip comes next, and the quick check: rules kept apart from the conversation."""
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .catalog import Catalog, Tip
 from .scoring import DONT_KNOW, Result, dimension_stage
@@ -38,6 +38,18 @@ def next_tip(
     if not candidates:
         return None
     return min(candidates, key=lambda t: (rank.get(t.dimension, len(rank)), t.id))
+
+
+def choose_tip(
+    catalog: Catalog, stage: int, focus: Sequence[str], statuses: Mapping[str, str]
+) -> tuple[Tip | None, bool]:
+    """The next tip from what was shown, done or dismissed, and whether it begins a new round
+    (every tip of the stage was seen; tips done or dismissed stay out)."""
+    finished = {t for t, s in statuses.items() if s != "shown"}
+    tip = next_tip(catalog, stage, focus, statuses.keys(), finished)
+    if tip is not None:
+        return tip, False
+    return next_tip(catalog, stage, focus, (), finished), True
 
 
 def stage_tip_ids(catalog: Catalog, stage: int) -> list[str]:

@@ -153,7 +153,10 @@ def _coaching_options(catalog: Catalog) -> tuple[Option, ...]:
 def _tip_options(catalog: Catalog, tip: Tip | None) -> tuple[Option, ...]:
     if tip is None:
         return _coaching_options(catalog)
-    first = lambda key: catalog.message(key).split("|")[0]  # noqa: E731
+    def first(words_key: str) -> str:
+        """What to type: the first of a message's '|'-separated words."""
+        return catalog.message(words_key).split("|")[0]
+
     return (
         Option(first("more_words"), catalog.message("more_label"), "/tips more"),
         Option(first("why_words"), catalog.message("why_label"), f"/tips why {tip.id}"),

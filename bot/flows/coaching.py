@@ -99,16 +99,13 @@ class CoachingActions(ConversationBase):
         if profile is None:
             self.offer_stage_picker(event)
             return
-        statuses = self.store.tip_statuses(*self.who)
-        finished = {t for t, s in statuses.items() if s != "shown"}
-        tip = coaching.next_tip(self.catalog, profile.stage, profile.focus, statuses.keys(), finished)
+        tip, new_round = coaching.choose_tip(
+            self.catalog, profile.stage, profile.focus, self.store.tip_statuses(*self.who))
         if tip is None:
-            pool = coaching.stage_tip_ids(self.catalog, profile.stage)
-            tip = coaching.next_tip(self.catalog, profile.stage, profile.focus, (), finished)
-            if tip is None:
-                self.say("tips_exhausted", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
-                return
-            self.store.clear_shown_tips(*self.who, pool)
+            self.say("tips_exhausted", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
+            return
+        if new_round:
+            self.store.clear_shown_tips(*self.who, coaching.stage_tip_ids(self.catalog, profile.stage))
             self.say("tips_round_again")
         self.store.set_tip_status(*self.who, tip.id, "shown", self.turn.now)
         self.row.tip_id = tip.id

@@ -58,13 +58,10 @@ def next_channel_tip(store: Store, catalog: Catalog, subscription: Subscription,
         return None
     stage, focus = profile
     statuses = store.tip_statuses(subscription.platform, subscription.chat_id, CHANNEL)
-    finished = {t for t, s in statuses.items() if s != "shown"}
-    tip = coaching.next_tip(catalog, stage, focus, statuses.keys(), finished)
-    if tip is None:
-        if not peek:
-            store.clear_shown_tips(subscription.platform, subscription.chat_id, CHANNEL,
-                                   coaching.stage_tip_ids(catalog, stage))
-        tip = coaching.next_tip(catalog, stage, focus, (), finished)
+    tip, new_round = coaching.choose_tip(catalog, stage, focus, statuses)
+    if new_round and not peek:
+        store.clear_shown_tips(subscription.platform, subscription.chat_id, CHANNEL,
+                               coaching.stage_tip_ids(catalog, stage))
     return tip
 
 
