@@ -184,10 +184,10 @@ class TelegramAdapter:
 
     async def _settle(self, query: CallbackQuery, notice: str, chosen: bool) -> None:
         """Answers a pressed button, and turns its keyboard into a record of the choice."""
-        with_suppressed = (BadRequest, Forbidden)
+        harmless = (BadRequest, Forbidden)  # an old or deleted message, a blocked bot
         try:
             await query.answer(text=notice or None)
-        except with_suppressed:
+        except harmless:
             log.info("callback query %s could not be answered", query.id)
         message = query.message
         if message is None or not getattr(message, "reply_markup", None):
@@ -201,7 +201,7 @@ class TelegramAdapter:
                 await message.edit_text(f"{html.escape(message.text)}\n\n✓ {html.escape(label)}", parse_mode="HTML")
             else:
                 await message.edit_reply_markup(reply_markup=None)
-        except with_suppressed:
+        except harmless:
             log.info("message %s was not changed", message.message_id)
 
     async def send(self, context: ContextTypes.DEFAULT_TYPE, reply: Reply, event: Event) -> None:
