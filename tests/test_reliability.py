@@ -29,6 +29,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
     with SIGKILL three times. A person whose tap got no answer taps again, as people do."""
     db = tmp_path / "crash.db"
     rng = random.Random(7)
+    group_chat = -900
+    subscribe_due_now(db, str(group_chat))
     choices = {user: [rng.randint(0, 6) for _ in range(questions)] for user in range(2001, 2001 + USERS)}
 
     async def scenario() -> None:
@@ -66,9 +68,12 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
+            weekly_tips.extend(s for s in fake.to(group_chat) if "Tip of the week" in s.text)
             await fake.stop()
 
+    weekly_tips: list = []
     asyncio.run(scenario())
+    assert len(weekly_tips) == 1, "a weekly tip lost or sent twice"
     engine = Engine(Store(db))
     catalog = engine.catalogs["en"]
     with sqlite3.connect(db) as check:
@@ -79,6 +84,21 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
             answers = dict(check.execute("SELECT question_id, value FROM answers WHERE assessment_id = ?",
                                          [finished[0][0]]).fetchall())
             assert answers == {q.id: v for q, v in zip(catalog.questions, picked)}, user
+    engine.store.close()
+
+
+def subscribe_due_now(db: Path, chat: str) -> None:
+    """A group whose weekly tip fell due two minutes ago, subscribed two hours ago."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(UTC)
+    due = (now - timedelta(minutes=2)).astimezone(ZoneInfo("Europe/Amsterdam"))
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][due.weekday()]
+    earlier = (now - timedelta(hours=2)).isoformat(timespec="seconds")
+    engine = Engine(Store(db), clock=lambda: earlier)
+    ChatClient(engine, "11", chat=chat, platform="telegram", group=True, admin=True).send(
+        f"/tips_subscribe stage 2 {day} {due:%H:%M}")
     engine.store.close()
 
 
