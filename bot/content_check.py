@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog
+from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog, plural_forms
+from .scoring import DEFINING
 
 MAX_TIP = 400
 MAX_WHY = 200
@@ -64,10 +65,54 @@ def check_catalog(catalog: Catalog) -> list[str]:
         if "{" in text or "}" in text:
             problems.append(f"{name}: {ident}: broken placeholder: this text is never filled in")
     for key, template in catalog.messages.items():
-        if not isinstance(template, str) or not template.strip():
-            problems.append(f"{name}: messages.{key}: empty or not text")
-        elif placeholders(template) is None:
-            problems.append(f"{name}: messages.{key}: broken placeholder (unbalanced braces)")
+        problems.extend(_check_message(catalog, key, template))
+    problems.extend(_check_links(catalog))
+    return problems
+
+
+def _check_message(catalog: Catalog, key: str, template: object) -> list[str]:
+    """A message is text, or a table of the plural forms its language needs (CLDR)."""
+    name = catalog.path.name
+    if isinstance(template, dict):
+        needed = set(plural_forms(catalog.lang)) | {"other"}
+        problems = [f"{name}: messages.{key}: plural form '{form}' is missing"
+                    for form in sorted(needed - set(template))]
+        problems += [f"{name}: messages.{key}: '{form}' is not a plural form of {catalog.lang}"
+                     for form in sorted(set(template) - needed)]
+        for form, text in template.items():
+            problems.extend(_check_message(catalog, f"{key}.{form}", text))
+        return problems
+    if not isinstance(template, str) or not template.strip():
+        return [f"{name}: messages.{key}: empty or not text"]
+    if placeholders(template) is None:
+        return [f"{name}: messages.{key}: broken placeholder (unbalanced braces)"]
+    return []
+
+
+def _check_links(catalog: Catalog) -> list[str]:
+    """Roadmap moves and tips name real questions, and each stage's roadmap covers every
+    defining practice that the next stage needs, so that it names whatever holds a person."""
+    name = catalog.path.name
+    questions = {q.id: q for q in catalog.questions}
+    problems = [f"{name}: scoring: defining practice '{q}' is not a question" for q in DEFINING if q not in questions]
+    for stage in catalog.stages:
+        linked = {item.question for item in stage.checklist}
+        for item in stage.checklist:
+            if item.question is not None and item.question not in questions:
+                problems.append(f"{name}: {item.id}: unknown question '{item.question}'")
+        if stage.id < STAGE_COUNT:
+            problems += [
+                f"{name}: stage {stage.id}: no roadmap move for the defining practice '{q}'"
+                for q, first in DEFINING.items() if first <= stage.id + 1 and q not in linked
+            ]
+    for tip in catalog.tips:
+        if tip.question is None:
+            continue
+        question = questions.get(tip.question)
+        if question is None:
+            problems.append(f"{name}: {tip.id}: unknown question '{tip.question}'")
+        elif question.dimension != tip.dimension:
+            problems.append(f"{name}: {tip.id}: question '{tip.question}' is not of dimension '{tip.dimension}'")
     return problems
 
 
@@ -91,7 +136,10 @@ def compare(reference: Catalog, other: Catalog) -> list[str]:
             problems.append(f"{other.path.name}: {tip.id}: stage or dimension differs from {reference.path.name}")
     for key, template in reference.messages.items():
         if key in other.messages:
-            want, have = placeholders(template), placeholders(other.messages[key])
+            if isinstance(template, dict) != isinstance(other.messages[key], dict):
+                problems.append(f"{other.path.name}: messages.{key}: plural forms in one language only")
+                continue
+            want, have = placeholders(_other_form(template)), placeholders(_other_form(other.messages[key]))
             if want is not None and have is not None and want != have:
                 problems.append(
                     f"{other.path.name}: messages.{key}: broken placeholder: has {{{', '.join(sorted(have))}}},"
@@ -129,6 +177,11 @@ def check(directory: Path = CONTENT_DIR) -> tuple[list[str], str]:
     return problems, summary
 
 
+def _other_form(template: str | dict[str, str]) -> str:
+    """The form whose placeholders every language shares: the plain text, or the plural "other"."""
+    return template.get("other", "") if isinstance(template, dict) else template
+
+
 def _ids(catalog: Catalog) -> list[str]:
     ids = [f"stage.{s.id}" for s in catalog.stages]
     ids += [c.id for s in catalog.stages for c in s.checklist]
@@ -141,7 +194,7 @@ def _ids(catalog: Catalog) -> list[str]:
 
 def _plain_texts(catalog: Catalog) -> Iterable[tuple[str, str]]:
     for stage in catalog.stages:
-        for field in ("name", "tagline", "meaning", "holds", "next_asks"):
+        for field in ("name", "tagline", "meaning", "holds"):
             yield f"stage.{stage.id}.{field}", getattr(stage, field)
         for item in stage.checklist:
             yield item.id, item.text

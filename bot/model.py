@@ -6,6 +6,7 @@ its transitions name; `bot.conversation.Conversation` puts them together.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from .scoring import DONT_KNOW
 from .store import ConversationRow, Store
 
 QUICK = "quick"
-QUESTIONING = ("assessing", "quick_checking")
+QUESTIONING = ("assessing", "revisiting", "quick_checking")
 
 
 @dataclass
@@ -121,11 +122,10 @@ class ConversationBase:
 
 
 def as_choice(text: str) -> int | None:
-    """A typed option number, 0 (don't know) to 6, in any script's digits; else None."""
-    if len(text) > 2:
+    """A typed option number, 0 (don't know) to 6: "2", " 2 ", "2.", "2)" or a full-width "２",
+    in any script's digits; else None."""
+    cleaned = unicodedata.normalize("NFKC", text).strip().rstrip(".)").strip()
+    if not cleaned.isdecimal() or len(cleaned) > 1:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        return None
+    value = int(cleaned)
     return value if DONT_KNOW <= value <= STAGE_COUNT else None

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from . import render
 from .catalog import Catalog
 from .events import Reply
-from .flows.weekly import CHANNEL, next_channel_tip
+from .flows.weekly import CHANNEL, channel_profile, next_channel_tip
 from .store import Store, Subscription
 from .weekly import LATE_LIMIT, Schedule
 
@@ -67,7 +67,7 @@ def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list
         if store.claim_delivery(subscription.id, period, tip.id, "claimed", due, stamp, late):
             store.set_tip_status(subscription.platform, subscription.chat_id, CHANNEL, tip.id, "shown", stamp)
             outgoing.append(Outgoing(subscription.platform, subscription.chat_id,
-                                     render.weekly_tip(catalog, tip, late=late), subscription.id, period))
+                                     render.weekly_tip(catalog, tip, channel_profile(store, catalog, subscription), late=late), subscription.id, period))
     return outgoing
 
 
@@ -81,7 +81,8 @@ def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime) ->
             continue
         store.reclaim_delivery(delivery.subscription_id, delivery.period, stamp)
         catalog = catalogs[subscription.lang]
-        reply = render.weekly_tip(catalog, catalog.tip(delivery.tip_id), late=delivery.late)
+        profile = channel_profile(store, catalog, subscription)
+        reply = render.weekly_tip(catalog, catalog.tip(delivery.tip_id), profile, late=delivery.late)
         found.append(Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, delivery.period))
     return found
 

@@ -36,7 +36,7 @@ def test_the_team_rule_on_a_hand_computed_example():
     ]
     team = aggregate(QUESTIONS, members)
     assert team.participants == 4
-    assert team.dimensions["strategy"] == 3  # lower median of 2, 3, 4, 5
+    assert team.dimensions["strategy"] == 3  # the middle of 2, 3, 4, 5, rounded down
     assert team.spreads["strategy"] == (2, 5)
     assert team.dimensions["listening"] == 2 and team.spreads["listening"] == (1, 4)
     assert team.dimensions["tools"] == 4 and team.spreads["tools"] == (4, 5)
@@ -93,6 +93,32 @@ def test_a_named_team_from_start_to_close(engine, questions):
     assert result.chart is not None and result.chart.ranges[0] == (2, 6)
     assert "cannot be reopened" in ann.send("/team close")[-1].text
     assert "has closed" in ChatClient(engine, "zed").send(f"/team join {code}")[-1].text
+
+
+def test_a_team_result_names_its_next_moves_from_the_members_middle_answers(engine, questions):
+    catalog = engine.catalogs["en"]
+    sponsor_in_place = [4 if q.id == "leadership.sponsor" else 3 for q in catalog.questions]
+    members = [ChatClient(engine, name, lang="en") for name in ("ann", "bo", "kim")]
+    members[0].send("/team new Sales")
+    code = code_of(members[0])
+    for member in members[1:]:
+        member.send(f"/team join {code}")
+    for member in members:
+        for value in sponsor_in_place:
+            member.send(str(value))
+    result = members[0].send("/team close")[0].text
+    moves = {item.question: item.text for item in catalog.stage(3).checklist}
+    asks = result[result.index("What stage 4, Formalized, asks of you next:"):]
+    assert moves["organisation.hub"] in asks and moves["leadership.sponsor"] not in asks
+
+
+def test_a_team_of_one_reads_as_one_participant(engine, questions):
+    ann = ChatClient(engine, "ann", lang="en")
+    ann.send("/team new Solo")
+    answer_all(ann, 3, questions)
+    result = ann.send("/team close")[0].text
+    assert "Based on the answers of 1 participant." in result
+    assert "asks of you next" not in result
 
 
 def test_team_output_never_shows_an_individual(engine, questions):

@@ -38,7 +38,7 @@ TRANSITIONS = [
     {"trigger": "team_status", "source": "*", "dest": None, "after": ["show_team_status", "reask"]},
     {"trigger": "team_close", "source": "*", "dest": None, "conditions": "may_close", "after": ["close_team", "reask"]},
     {"trigger": "team_close", "source": "*", "dest": None, "after": ["explain_close_refused", "reask"]},
-    {"trigger": "team_leave", "source": "assessing", "dest": "idle",
+    {"trigger": "team_leave", "source": ["assessing", "revisiting", "reviewing_skipped"], "dest": "idle",
      "conditions": "answering_for_context_team", "after": "leave_team"},
     {"trigger": "team_leave", "source": "*", "dest": None,
      "conditions": "in_context_team", "after": ["leave_team", "reask"]},
