@@ -54,7 +54,8 @@ class Question:
 
 @dataclass(frozen=True)
 class Tip:
-    """A tip for a stage and dimension; `question` names the practice it works on, if one."""
+    """A tip for a stage and dimension. `question` names the practice it works on, if one, and
+    `level` the answer from which on a person already does what the tip proposes."""
 
     id: str
     stage: int
@@ -62,6 +63,7 @@ class Tip:
     text: str
     why: str
     question: str | None = None
+    level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
             text=_require(t, "text", f"{name}: {t.get('id', i)}"),
             why=_require(t, "why", f"{name}: {t.get('id', i)}"),
             question=t.get("question"),
+            level=t.get("level"),
         )
         for i, t in enumerate(data.get("tips", ()))
     )

@@ -79,11 +79,11 @@ def quick_profile(catalog: Catalog, values: Sequence[int]) -> Profile | None:
 
 def tip_pool(catalog: Catalog, profile: Profile) -> list[Tip]:
     """Every tip that fits: each dimension's tips at its own stage, weakest dimension first,
-    without tips whose practice the answers already show beyond the tip's stage."""
+    without tips that propose what the answers show in place already."""
     rank = {d: i for i, d in enumerate(profile.focus(catalog))}
     pool = [
         t for t in catalog.tips
-        if t.stage == profile.stage_of(t.dimension) and not profile.shows(t.question, t.stage + 1)
+        if t.stage == profile.stage_of(t.dimension) and not profile.shows(t.question, t.level or STAGE_COUNT + 1)
     ]
     return sorted(pool, key=lambda t: (rank.get(t.dimension, len(rank)), t.id))
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog, plural_forms
-from .scoring import DEFINING
+from .scoring import DEFINING, LISTENING
 
 MAX_TIP = 400
 MAX_WHY = 200
@@ -91,7 +91,8 @@ def _check_message(catalog: Catalog, key: str, template: object) -> list[str]:
 
 def _check_links(catalog: Catalog) -> list[str]:
     """Roadmap moves and tips name real questions, and each stage's roadmap covers every
-    defining practice that the next stage needs, so that it names whatever holds a person."""
+    defining practice that the next stage needs, and listening, so that it names whatever holds
+    a person."""
     name = catalog.path.name
     questions = {q.id: q for q in catalog.questions}
     problems = [f"{name}: scoring: defining practice '{q}' is not a question" for q in DEFINING if q not in questions]
@@ -105,7 +106,13 @@ def _check_links(catalog: Catalog) -> list[str]:
                 f"{name}: stage {stage.id}: no roadmap move for the defining practice '{q}'"
                 for q, first in DEFINING.items() if first <= stage.id + 1 and q not in linked
             ]
+            if not any(questions[q].dimension == LISTENING for q in linked if q in questions):
+                problems.append(f"{name}: stage {stage.id}: no roadmap move for listening")
     for tip in catalog.tips:
+        if (tip.question is None) != (tip.level is None):
+            problems.append(f"{name}: {tip.id}: a tip names both a question and a level, or neither")
+        elif tip.level is not None and tip.level not in range(2, STAGE_COUNT + 1):
+            problems.append(f"{name}: {tip.id}: level {tip.level} is not 2..{STAGE_COUNT}")
         if tip.question is None:
             continue
         question = questions.get(tip.question)
@@ -132,8 +139,10 @@ def compare(reference: Catalog, other: Catalog) -> list[str]:
     tips = {t.id: t for t in other.tips}
     for tip in reference.tips:
         twin = tips.get(tip.id)
-        if twin and (twin.stage, twin.dimension) != (tip.stage, tip.dimension):
-            problems.append(f"{other.path.name}: {tip.id}: stage or dimension differs from {reference.path.name}")
+        if twin and (twin.stage, twin.dimension, twin.question, twin.level) != (
+                tip.stage, tip.dimension, tip.question, tip.level):
+            problems.append(f"{other.path.name}: {tip.id}: stage, dimension, question or level differs"
+                            f" from {reference.path.name}")
     for key, template in reference.messages.items():
         if key in other.messages:
             if isinstance(template, dict) != isinstance(other.messages[key], dict):

@@ -1,15 +1,18 @@
 """The scoring rule, kept in one place so that it can be explained in two sentences.
 
 Your stage is the highest stage that more than half of your answered dimensions reach, each
-dimension counting the middle value of its answers. From stage 4 on, that stage's defining
-practices (and those of the stages before it) must also be answered at that stage or higher.
+dimension counting the middle value of its answers, and that your listening lags by at most one.
+From stage 4 on, that stage's defining practices (and those of the stages before it) must also be
+answered at that stage or higher.
 
 Why this shape: dimensions do not move together. Culture and employee participation lag until
 Converged by definition, so a rule that needs nearly every dimension under-rates real
 organisations; a median tolerates lagging dimensions and ignores one strong one. The stage
 definitions themselves then gate the stages that have them: Formalized's sponsor, core team and
 governance; Strategic's whole board, business functions beyond marketing and service, and time
-to rethink; Converged's every employee, social and digital as one, and a social culture.
+to rethink; Converged's every employee, social and digital as one, and a social culture. And
+listening (the monitoring pyramid) is the base that every stage stands on, so an organisation
+climbs no more than one stage beyond how well it listens.
 
 A defining practice answered at stage `a` holds the overall stage at `a` (never below the stage
 before the one it defines), so one answer moved by one step moves the stage by at most one.
@@ -24,8 +27,11 @@ from typing import Any
 from .catalog import STAGE_COUNT, Question
 
 DONT_KNOW = 0
-UNEVEN_GAP = 3
+UNEVEN_GAP = 3  # dimensions this many stages apart make a profile uneven
+UNEVEN_ANSWER_GAP = 4  # and so do two answers this far apart, which a dimension's middle hides
 MIN_KNOWN_SHARE = 0.5
+LISTENING = "listening"
+LISTENING_LEAD = 1  # how far the stage may run ahead of listening
 
 # Each stage's defining practices: the question that shows it, and the first stage it defines.
 # The whole board (Strategic) is leadership.sponsor's option 5.
@@ -80,8 +86,12 @@ class Result:
 
     @property
     def uneven(self) -> bool:
+        """Dimensions three or more stages apart, or practices four or more (strong webcare and
+        no sponsor at all, say), which each dimension's middle value smooths away."""
         known = self.known.values()
-        return bool(known) and max(known) - min(known) >= UNEVEN_GAP
+        answers = [v for v in self.answers.values() if v != DONT_KNOW]
+        return (bool(known) and max(known) - min(known) >= UNEVEN_GAP) or (
+            bool(answers) and max(answers) - min(answers) >= UNEVEN_ANSWER_GAP)
 
     @property
     def needed(self) -> int:
@@ -157,26 +167,31 @@ def score(questions: Sequence[Question], answers: Mapping[str, int]) -> Result:
     dimensions = {d: dimension_stage(values) for d, values in by_dimension.items()}
     kept = {q.id: answers[q.id] for q in questions if q.id in answers}
     answered = sum(1 for v in kept.values() if v != DONT_KNOW)
-    stage, base, held = overall(dimensions, kept)
+    stage, base, held = overall(questions, dimensions, kept)
     return Result(stage, dimensions, answered, len(questions), held, base, kept)
 
 
 def overall(
-    dimensions: Mapping[str, int | None], answers: Mapping[str, int]
+    questions: Sequence[Question], dimensions: Mapping[str, int | None], answers: Mapping[str, int]
 ) -> tuple[int | None, int | None, tuple[str, ...]]:
-    """The overall stage from dimension stages and the answers on the defining practices.
+    """The overall stage from dimension stages, listening, and the defining practices.
 
     Returns the stage (None when under half the dimensions are known), the stage the dimensions
-    alone point to, and the defining practices that hold the stage below that.
+    alone point to, and the questions whose answers hold the stage below that.
     """
     known = [s for s in dimensions.values() if s is not None]
     if not known or len(known) < MIN_KNOWN_SHARE * len(dimensions):
         return None, None, ()
     base = dimensions_stage(known)
     ceilings = {q: ceiling(q, answers.get(q, DONT_KNOW)) for q in DEFINING}
-    stage = min(base, *ceilings.values())
-    held = tuple(q for q, c in ceilings.items() if c == stage < base)
-    return stage, base, held
+    listening = dimensions.get(LISTENING)
+    listening_ceiling = STAGE_COUNT if listening is None else listening + LISTENING_LEAD
+    stage = min(base, listening_ceiling, *ceilings.values())
+    held = [q for q, c in ceilings.items() if c == stage < base]
+    if listening_ceiling == stage < base:
+        held += [q.id for q in questions
+                 if q.dimension == LISTENING and DONT_KNOW < answers.get(q.id, DONT_KNOW) < stage]
+    return stage, base, tuple(dict.fromkeys(held))
 
 
 def missing_for(stage: int, answers: Mapping[str, int]) -> tuple[str, ...]:

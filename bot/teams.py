@@ -80,5 +80,5 @@ def aggregate(questions: Sequence[Question], members: Sequence[Mapping[str, int]
     answers = {
         q.id: dimension_stage([a.get(q.id, DONT_KNOW) for a in members]) or DONT_KNOW for q in questions
     }
-    stage, base, held = overall(dimensions, answers)
+    stage, base, held = overall(questions, dimensions, answers)
     return TeamResult(stage, len(members), dimensions, spreads, held, base, answers)

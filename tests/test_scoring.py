@@ -116,10 +116,25 @@ def test_too_many_dont_knows_give_no_stage():
 
 
 @given(ALL_ANSWERS)
-def test_the_stage_lies_within_the_range_of_the_dimensions(values):
+def test_the_stage_lies_within_the_range_of_the_dimensions_bar_a_missing_defining_practice(values):
     result = score(QUESTIONS, {q.id: v for q, v in zip(QUESTIONS, values)})
     known = result.known.values()
-    assert min(known) <= result.stage <= max(known)
+    assert min(min(known), 3) <= result.stage <= max(known)
+
+
+def test_the_stage_runs_at_most_one_ahead_of_listening():
+    answers = {q.id: 5 if q.dimension != "listening" else 2 for q in QUESTIONS}
+    result = score(QUESTIONS, answers)
+    assert (result.stage, result.base) == (3, 5)
+    assert set(result.held_by) == {q.id for q in QUESTIONS if q.dimension == "listening"}
+
+
+def test_answers_four_stages_apart_make_an_uneven_profile_even_when_the_dimensions_are_close():
+    answers = {q.id: 3 for q in QUESTIONS} | {"listening.response": 5, "leadership.sponsor": 1}
+    result = score(QUESTIONS, answers)
+    assert max(result.known.values()) - min(result.known.values()) < 3
+    assert result.uneven
+    assert not score(QUESTIONS, answers | {"leadership.sponsor": 2}).uneven
 
 
 @given(ALL_ANSWERS, st.integers(0, len(QUESTIONS) - 1), st.sampled_from([-1, 1]))
