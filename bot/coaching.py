@@ -79,13 +79,20 @@ def quick_profile(catalog: Catalog, values: Sequence[int]) -> Profile | None:
 
 def tip_pool(catalog: Catalog, profile: Profile) -> list[Tip]:
     """Every tip that fits: each dimension's tips at its own stage, weakest dimension first,
-    without tips that propose what the answers show in place already."""
-    rank = {d: i for i, d in enumerate(profile.focus(catalog))}
-    pool = [
-        t for t in catalog.tips
-        if t.stage == profile.stage_of(t.dimension) and not profile.shows(t.question, t.level or STAGE_COUNT + 1)
-    ]
-    return sorted(pool, key=lambda t: (rank.get(t.dimension, len(rank)), t.id))
+    without tips that propose what the answers show in place already (when that leaves a
+    dimension none, its tips of the stage above)."""
+    pool: list[Tip] = []
+    for dimension in profile.focus(catalog):
+        for stage in range(profile.stage_of(dimension), STAGE_COUNT + 1):
+            fitting = [
+                t for t in catalog.tips
+                if t.dimension == dimension and t.stage == stage
+                and not profile.shows(t.question, t.level or STAGE_COUNT + 1)
+            ]
+            if fitting:
+                pool.extend(sorted(fitting, key=lambda t: t.id))
+                break
+    return pool
 
 
 def choose_tip(catalog: Catalog, profile: Profile, statuses: Mapping[str, str]) -> tuple[Tip | None, bool]:
