@@ -108,7 +108,7 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     if result.uneven:
         parts.append(catalog.message("uneven"))
     parts.append(confidence)
-    parts.append(" ".join([catalog.message("rule", needed=result.needed, known=len(result.known))]))
+    parts.append(catalog.message("rule", needed=result.needed, known=len(result.known)))
     if result.held_by:
         parts.append(held(catalog, result))
     profile = coaching.from_result(result)

@@ -60,14 +60,15 @@ def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list
             store.claim_delivery(subscription.id, period, None, "skipped", due, stamp, late=True)
             continue
         catalog = catalogs[subscription.lang]
-        tip = next_channel_tip(store, catalog, subscription)
-        if tip is None:
+        chosen = next_channel_tip(store, catalog, subscription)
+        if chosen is None:
             continue
+        tip, profile = chosen
         late = now - slot > ON_TIME
         if store.claim_delivery(subscription.id, period, tip.id, "claimed", due, stamp, late):
             store.set_tip_status(subscription.platform, subscription.chat_id, CHANNEL, tip.id, "shown", stamp)
             outgoing.append(Outgoing(subscription.platform, subscription.chat_id,
-                                     render.weekly_tip(catalog, tip, channel_profile(store, catalog, subscription), late=late), subscription.id, period))
+                                     render.weekly_tip(catalog, tip, profile, late=late), subscription.id, period))
     return outgoing
 
 

@@ -57,18 +57,23 @@ def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) 
     return coaching.from_result(team.as_result(), team=True)
 
 
-def next_channel_tip(store: Store, catalog: Catalog, subscription: Subscription, peek: bool = False) -> Tip | None:
-    """The channel's next tip: never one it dismissed or did, no repeat until the pool is used
-    (then a new round begins; a peek only looks)."""
+def next_channel_tip(
+    store: Store, catalog: Catalog, subscription: Subscription, peek: bool = False
+) -> tuple[Tip, Profile] | None:
+    """The channel's next tip, and the profile it was chosen for (which says why it fits):
+    never one it dismissed or did, no repeat until the pool is used (then a new round begins;
+    a peek only looks)."""
     profile = channel_profile(store, catalog, subscription)
     if profile is None:
         return None
     statuses = store.tip_statuses(subscription.platform, subscription.chat_id, CHANNEL)
     tip, new_round = coaching.choose_tip(catalog, profile, statuses)
+    if tip is None:
+        return None
     if new_round and not peek:
         store.clear_shown_tips(subscription.platform, subscription.chat_id, CHANNEL,
                                [t.id for t in coaching.tip_pool(catalog, profile)])
-    return tip
+    return tip, profile
 
 
 class WeeklyActions(ConversationBase):
@@ -118,13 +123,12 @@ class WeeklyActions(ConversationBase):
         if subscription is None:
             self.say("weekly_none")
             return
-        tip = next_channel_tip(self.store, self.turn.catalogs[subscription.lang], subscription, peek=True)
-        if tip is None:
+        catalog = self.turn.catalogs[subscription.lang]
+        chosen = next_channel_tip(self.store, catalog, subscription, peek=True)
+        if chosen is None:
             self.say("weekly_needs_stage")
         else:
-            catalog = self.turn.catalogs[subscription.lang]
-            profile = channel_profile(self.store, catalog, subscription)
-            self.replies.append(render.weekly_tip(catalog, tip, profile, preview=True))
+            self.replies.append(render.weekly_tip(catalog, *chosen, preview=True))
 
     def send_weekly_now(self, event: EventData) -> None:
         subscription = self.subscription
@@ -132,12 +136,13 @@ class WeeklyActions(ConversationBase):
             self.say("weekly_none")
             return
         catalog = self.turn.catalogs[subscription.lang]
-        tip = next_channel_tip(self.store, catalog, subscription)
-        if tip is None:
+        chosen = next_channel_tip(self.store, catalog, subscription)
+        if chosen is None:
             self.say("weekly_needs_stage")
             return
+        tip, profile = chosen
         self.store.set_tip_status(self.row.platform, self.row.chat_id, CHANNEL, tip.id, "shown", self.turn.now)
-        self.replies.append(render.weekly_tip(catalog, tip, channel_profile(self.store, catalog, subscription)))
+        self.replies.append(render.weekly_tip(catalog, tip, profile))
 
     def _set_status(self, status: str, message: str) -> None:
         subscription = self.subscription
