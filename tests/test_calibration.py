@@ -40,9 +40,9 @@ def test_every_organisation_answers_every_question(organisation):
     assert all(0 <= v <= 6 for v in organisation["answers"].values())
 
 
-def test_nearly_every_organisation_gets_the_stage_its_description_puts_it_in():
+def test_at_least_26_in_28_get_the_stage_their_description_puts_them_in():
     misses = {o["id"]: (o["stage"], result_of(o).stage) for o in REGULAR if result_of(o).stage != o["stage"]}
-    assert len(misses) <= len(REGULAR) - 26, misses
+    assert (len(REGULAR) - len(misses)) * 28 >= 26 * len(REGULAR), misses
 
 
 @pytest.mark.parametrize("organisation", ORGANISATIONS, ids=lambda o: o["id"])
