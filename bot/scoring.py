@@ -135,14 +135,15 @@ def majority(known_dimensions: int) -> int:
 
 
 def dimension_stage(values: Sequence[int]) -> int | None:
-    """The middle value of the known answers, rounded down (two answers 3 and 5 give 4)."""
+    """The middle value of the known answers; halfway between two stages counts as the higher
+    (answers 3 and 4 give 4), since the overall median already takes the cautious side."""
     known = sorted(v for v in values if v != DONT_KNOW)
     if not known:
         return None
     middle = len(known) // 2
     if len(known) % 2:
         return known[middle]
-    return (known[middle - 1] + known[middle]) // 2
+    return -(-(known[middle - 1] + known[middle]) // 2)
 
 
 def dimensions_stage(stages: Sequence[int]) -> int:

@@ -21,9 +21,10 @@ def stage_of(values: list[int]) -> int | None:
     return score(QUESTIONS, {q.id: v for q, v in zip(QUESTIONS, values)}).stage
 
 
-def test_a_dimension_is_the_middle_value_of_its_answers_rounded_down():
-    assert dimension_stage([2, 5]) == 3
-    assert dimension_stage([4, 5]) == 4
+def test_a_dimension_is_the_middle_value_of_its_answers_halves_counting_up():
+    assert dimension_stage([2, 5]) == 4
+    assert dimension_stage([4, 5]) == 5
+    assert dimension_stage([2, 4]) == 3
     assert dimension_stage([1, 4, 6]) == 4
     assert dimension_stage([0, 5]) == 5
     assert dimension_stage([0, 0]) is None

@@ -36,9 +36,9 @@ def test_the_team_rule_on_a_hand_computed_example():
     ]
     team = aggregate(QUESTIONS, members)
     assert team.participants == 4
-    assert team.dimensions["strategy"] == 3  # the middle of 2, 3, 4, 5, rounded down
+    assert team.dimensions["strategy"] == 4  # the middle of 2, 3, 4, 5, halfway counting up
     assert team.spreads["strategy"] == (2, 5)
-    assert team.dimensions["listening"] == 2 and team.spreads["listening"] == (1, 4)
+    assert team.dimensions["listening"] == 3 and team.spreads["listening"] == (1, 4)
     assert team.dimensions["tools"] == 4 and team.spreads["tools"] == (4, 5)
     assert team.disagreements == ("strategy", "listening")
     assert team.stage == 3
