@@ -202,3 +202,21 @@ def test_every_message_the_code_names_exists_in_every_language():
         assert not missing, (catalog.lang, missing)
         dynamic = [f"confidence_{level}" for level in ("high", "medium", "low")]
         assert set(dynamic) <= set(catalog.messages), catalog.lang
+
+
+def test_dutch_uses_the_stage_names_and_taglines_its_users_know():
+    stages = default_catalogs()["nl"].stages
+    assert [(s.name, s.tagline) for s in stages] == [
+        ("Planning", "Leren door te luisteren"),
+        ("Aanwezigheid", "Maak je zichtbaar"),
+        ("Deelname", "Dialoog zorgt voor waardevolle relaties"),
+        ("Geformaliseerd", "Klaarstomen voor schaalvergroting"),
+        ("Strategisch", "Een Social Business worden"),
+        ("Samengevoegd", "Social Business"),
+    ]
+
+
+def test_dutch_keeps_social_as_a_loanword():
+    """"Sociaal" reads as social responsibility in Dutch: social media stay "social media"."""
+    text = (CONTENT_DIR / "nl.toml").read_text(encoding="utf-8").casefold()
+    assert not re.findall(r"\bsocia(?:al|le)\b", text)
