@@ -15,7 +15,7 @@ run: $(BIN)/stagecoach
 	$(BIN)/stagecoach run
 
 test: $(BIN)/stagecoach
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -7,6 +7,7 @@ rule of the engine: it only knows Slack.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -97,17 +98,42 @@ def home_view(reply: Reply) -> dict[str, Any]:
 class SlackAdapter:
     """Turns Slack requests into events and replies into messages, for one workspace."""
 
-    def __init__(self, engine: AsyncEngine, client: AsyncWebClient, channel_rate: float = 1.0) -> None:
+    def __init__(self, engine: AsyncEngine, client: AsyncWebClient, channel_rate: float = 1.0,
+                 time_scale: float = 1.0) -> None:
         self.engine, self.client = engine, client
-        self.channel_rate = channel_rate
+        self.channel_rate, self.time_scale = channel_rate, time_scale
         self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self._profiles: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def register(self, app: AsyncApp) -> None:
-        app.event("message")(self.on_message)
-        app.event("app_home_opened")(self.on_home_opened)
-        app.command(COMMAND)(self.on_command)
-        app.action(re.compile(r"^(option|private):\d+$"))(self.on_action)
+        app.event("message")(self._counted(self.on_message))
+        app.event("app_home_opened")(self._counted(self.on_home_opened))
+        app.command(COMMAND)(self._counted(self.on_command))
+        app.action(re.compile(r"^(option|private):\d+$"))(self._counted(self.on_action))
+
+    def _counted(self, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """A listener whose run counts as work in flight: Slack has had its acknowledgement, so
+        only we can still deliver the answer."""
+
+        @functools.wraps(handler)
+        async def run(**kwargs: Any) -> None:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await handler(**kwargs)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
+
+        return run
+
+    async def drain(self) -> None:
+        """Waits until every acknowledged request has been answered, so that a stop loses none."""
+        await self._idle.wait()
 
     # Requests in
 
@@ -261,8 +287,8 @@ class SlackAdapter:
         return send
 
     def _limiter(self, channel: str) -> AsyncLimiter:
-        """About one message a second per channel, in short bursts."""
-        limiter = self._limiters.pop(channel, None) or AsyncLimiter(3 * self.channel_rate, 3)
+        """About one message a second per channel, in short bursts (a second lasts `time_scale`)."""
+        limiter = self._limiters.pop(channel, None) or AsyncLimiter(3 * self.channel_rate, 3 * self.time_scale)
         self._limiters[channel] = limiter
         if len(self._limiters) > 10_000:
             self._limiters.popitem(last=False)
@@ -308,11 +334,11 @@ def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
 
 
 def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: str = DEFAULT_API_URL,
-          channel_rate: float = 1.0) -> tuple[AsyncApp, SlackAdapter]:
+          channel_rate: float = 1.0, time_scale: float = 1.0) -> tuple[AsyncApp, SlackAdapter]:
     web = client(token, api_url)
     app = AsyncApp(token=token, signing_secret=signing_secret, client=web,
                    request_verification_enabled=signing_secret is not None)
-    adapter = SlackAdapter(engine, web, channel_rate)
+    adapter = SlackAdapter(engine, web, channel_rate, time_scale)
     adapter.register(app)
     return app, adapter
 
@@ -329,9 +355,19 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
         handler = AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(token=app_token, base_url=app.client.base_url))
         await handler.connect_async()
-        return handler.close_async, adapter.sender()
+
+        async def stop_socket() -> None:
+            await handler.close_async()
+            await adapter.drain()
+
+        return stop_socket, adapter.sender()
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
     runner = web.AppRunner(web_app(app))
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("PORT", "3000"))).start()
-    return runner.cleanup, adapter.sender()
+
+    async def stop() -> None:
+        await runner.cleanup()
+        await adapter.drain()
+
+    return stop, adapter.sender()

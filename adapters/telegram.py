@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -42,6 +43,7 @@ MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
 ADMIN_CACHE_SECONDS = 300
+ALLOWED_UPDATES = ["message", "callback_query"]
 COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
 
 
@@ -50,17 +52,20 @@ class FloodLimiter(AIORateLimiter):
     waited out) from AIORateLimiter, plus about one new message a second per chat, in short
     bursts (edits and button answers are not new messages)."""
 
-    def __init__(self, chat_rate: float = 1.0, max_retries: int = 5, chats_kept: int = 10_000) -> None:
+    def __init__(self, chat_rate: float = 1.0, max_retries: int = 5, chats_kept: int = 10_000,
+                 time_scale: float = 1.0) -> None:
         # One message every 1/30 s rather than bursts of 30: no second ever holds more than 30.
-        super().__init__(overall_max_rate=1, overall_time_period=1 / 30, max_retries=max_retries)
+        # `time_scale` shrinks every period alike, so that tests keep the rules but not the wait.
+        super().__init__(overall_max_rate=1, overall_time_period=time_scale / 30,
+                         group_time_period=60 * time_scale, max_retries=max_retries)
         self._chats: OrderedDict[Any, AsyncLimiter] = OrderedDict()
-        self._chat_rate, self._chats_kept = chat_rate, chats_kept
+        self._chat_rate, self._chats_kept, self._time_scale = chat_rate, chats_kept, time_scale
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[override]
         chat_id = data.get("chat_id")
         if chat_id is None or not endpoint.startswith("send"):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(3 * self._chat_rate, 3)
+        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(3 * self._chat_rate, 3 * self._time_scale)
         self._chats[chat_id] = limiter
         if len(self._chats) > self._chats_kept:
             self._chats.popitem(last=False)
@@ -278,25 +283,21 @@ async def register_commands(application: Application, catalogs) -> None:
 
 
 def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL,
-          chat_rate: float | None = 1.0) -> Application:
+          chat_rate: float | None = 1.0, time_scale: float = 1.0) -> Application:
     """The Application, pointed at any Bot-API-compatible server; `chat_rate` is new messages a
-    second per chat (None: no flood limits at all, for measuring our own speed)."""
+    second per chat (None: no flood limits at all, for measuring our own speed), and
+    `time_scale` how long a second of the flood limits lasts (1.0 but in tests)."""
     api_url = api_url.rstrip("/")
     adapter = TelegramAdapter(engine)
-
-    async def post_init(application: Application) -> None:
-        await register_commands(application, engine.catalogs)
-
     builder = (
         Application.builder()
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
-        .post_init(post_init)
         .concurrent_updates(ChatOrderedProcessor())
     )
     if chat_rate is not None:
-        builder = builder.rate_limiter(FloodLimiter(chat_rate))
+        builder = builder.rate_limiter(FloodLimiter(chat_rate, time_scale=time_scale))
     application = builder.build()
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(log_error)
@@ -332,29 +333,47 @@ def sender(application: Application) -> Sender:
     return send
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where Telegram posts updates (`url`), and where we listen for them."""
+
+    url: str
+    secret: str
+    listen: str = "0.0.0.0"
+    port: int = 8443
+
+
+async def launch(application: Application, catalogs, webhook: Webhook | None = None) -> None:
+    """Starts a built Application in the running event loop: the command menu, then updates by
+    long polling, or by `webhook`. `stagecoach run` and the tests both start the bot this way."""
+    await application.initialize()
+    await register_commands(application, catalogs)
+    assert application.updater is not None
+    if webhook is not None:
+        await application.updater.start_webhook(
+            listen=webhook.listen,
+            port=webhook.port,
+            url_path="telegram",
+            webhook_url=webhook.url,
+            secret_token=webhook.secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+    await application.start()
+
+
 async def start(token: str, engine: AsyncEngine) -> Application:
-    """Starts the bot in the running event loop: long polling, or a webhook when
+    """Starts the bot as configured by the environment: long polling, or a webhook when
     TELEGRAM_WEBHOOK_URL is set (served on TELEGRAM_WEBHOOK_PORT at /telegram)."""
     limits = os.environ.get("TELEGRAM_FLOOD_LIMITS", "on") != "off"
     application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL),
                         chat_rate=1.0 if limits else None)
-    await application.initialize()
-    await register_commands(application, engine.catalogs)
-    allowed = ["message", "callback_query"]
     webhook_url = os.environ.get("TELEGRAM_WEBHOOK_URL")
-    assert application.updater is not None
+    webhook = None
     if webhook_url:
-        await application.updater.start_webhook(
-            listen="0.0.0.0",
-            port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")),
-            url_path="telegram",
-            webhook_url=webhook_url,
-            secret_token=webhook_secret(token),
-            allowed_updates=allowed,
-        )
-    else:
-        await application.updater.start_polling(allowed_updates=allowed)
-    await application.start()
+        webhook = Webhook(webhook_url, webhook_secret(token), port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
+    await launch(application, engine.catalogs, webhook)
     return application
 
 

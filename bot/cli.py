@@ -91,7 +91,7 @@ async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
     if with_slack:
         stop_slack, senders[slack.PLATFORM] = await slack.start(engine)
     if os.environ.get("STAGECOACH_SCHEDULER", "on") != "off":
-        await Scheduler(engine, senders).run(stopping)
+        await Scheduler.from_environment(engine, senders).run(stopping)
     await stopping.wait()
     if stop_slack is not None:
         await stop_slack()
@@ -128,7 +128,7 @@ async def _schedule_only(engine) -> None:
     if token := os.environ.get("SLACK_BOT_TOKEN"):
         client = slack.client(token, os.environ.get("SLACK_API_URL", slack.DEFAULT_API_URL))
         senders[slack.PLATFORM] = slack.SlackAdapter(engine, client).sender()
-    await Scheduler(engine, senders).run(stopping)
+    await Scheduler.from_environment(engine, senders).run(stopping)
     if bot is not None:
         await bot.shutdown()
 

@@ -116,9 +116,9 @@ class Engine:
 
     # Weekly tips: the scheduler's side of the outbox, each step in its own transaction
 
-    def claim_due(self, now: datetime) -> list[scheduler.Outgoing]:
+    def claim_due(self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT) -> list[scheduler.Outgoing]:
         with self.store.transaction():
-            return scheduler.claim_due(self.store, self.catalogs, now)
+            return scheduler.claim_due(self.store, self.catalogs, now, claim_timeout)
 
     def delivery_sent(self, outgoing: scheduler.Outgoing, message_id: str, now: datetime) -> None:
         with self.store.transaction():
@@ -214,8 +214,8 @@ class AsyncEngine:
     async def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
         return await self._run(self._engine.posted_message, platform, ref, chat_id)
 
-    async def claim_due(self, now):
-        return await self._run(self._engine.claim_due, now)
+    async def claim_due(self, now, claim_timeout=scheduler.CLAIM_TIMEOUT):
+        return await self._run(self._engine.claim_due, now, claim_timeout)
 
     async def delivery_sent(self, outgoing, message_id: str, now) -> None:
         await self._run(self._engine.delivery_sent, outgoing, message_id, now)

@@ -1,7 +1,7 @@
 """Weekly tips go out exactly once per channel per week, computed from the database.
 
 The outbox: a delivery row keyed by (subscription, ISO week) is claimed before sending and
-marked sent after. A claim older than CLAIM_TIMEOUT with no mark means the sender died in
+marked sent after. A claim older than the claim timeout with no mark means the sender died in
 between; it is sent again, because a platform cannot tell us whether it arrived and a rare
 second copy is better than a lost tip. After downtime a missed week goes out once, late and
 saying so; more than a day late, it is skipped to the next week.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from .weekly import LATE_LIMIT, Schedule
 log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
+TICK = 30.0
 ON_TIME = timedelta(minutes=15)
 
 
@@ -45,10 +47,11 @@ class Outgoing:
     to_person: bool = False
 
 
-def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list[Outgoing]:
+def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime,
+              claim_timeout: timedelta = CLAIM_TIMEOUT) -> list[Outgoing]:
     """Claims every delivery that is due, and returns what to send. Run in one transaction."""
     stamp = now.isoformat(timespec="seconds")
-    outgoing = [o for o in _reclaim_stale(store, catalogs, now) if o is not None]
+    outgoing = [o for o in _reclaim_stale(store, catalogs, now, claim_timeout) if o is not None]
     for subscription in store.active_subscriptions():
         schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
         period = schedule.period(now)
@@ -72,10 +75,11 @@ def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list
     return outgoing
 
 
-def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime) -> list[Outgoing | None]:
+def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime,
+                   claim_timeout: timedelta) -> list[Outgoing | None]:
     stamp = now.isoformat(timespec="seconds")
     found = []
-    for delivery in store.stale_claims((now - CLAIM_TIMEOUT).isoformat(timespec="seconds")):
+    for delivery in store.stale_claims((now - claim_timeout).isoformat(timespec="seconds")):
         subscription = _subscription(store, delivery.subscription_id)
         if subscription is None or subscription.status != "active" or delivery.tip_id is None:
             store.finish_delivery(delivery.subscription_id, delivery.period, "skipped", stamp)
@@ -113,18 +117,29 @@ def mark_gone(store: Store, catalogs: dict[str, Catalog], outgoing: Outgoing, no
 
 class Scheduler:
     """Runs inside `stagecoach run`: every tick, claims what is due and sends it through the
-    platforms' senders, a few at a time (the senders keep each platform's rate limits)."""
+    platforms' senders, a few at a time (the senders keep each platform's rate limits). Every
+    wait on the clock is a parameter, so that tests of these rules need not wait."""
 
     def __init__(self, engine, senders: dict[str, Sender], clock: Callable[[], datetime] | None = None,
-                 every: float = 30.0, attempts: int = 4, backoff: float = 1.0, parallel: int = 32) -> None:
+                 every: float = TICK, attempts: int = 4, backoff: float = 1.0, parallel: int = 32,
+                 claim_timeout: timedelta = CLAIM_TIMEOUT) -> None:
         self.engine, self.senders = engine, senders
         self.clock = clock or (lambda: datetime.now(UTC))
         self.every, self.attempts, self.backoff = every, attempts, backoff
+        self.claim_timeout = claim_timeout
         self._parallel = asyncio.Semaphore(parallel)
+
+    @classmethod
+    def from_environment(cls, engine, senders: dict[str, Sender]) -> Scheduler:
+        """STAGECOACH_SCHEDULER_TICK and STAGECOACH_CLAIM_TIMEOUT, in seconds, when set."""
+        every = float(os.environ.get("STAGECOACH_SCHEDULER_TICK") or TICK)
+        timeout = os.environ.get("STAGECOACH_CLAIM_TIMEOUT")
+        claim_timeout = timedelta(seconds=float(timeout)) if timeout else CLAIM_TIMEOUT
+        return cls(engine, senders, every=every, claim_timeout=claim_timeout)
 
     async def tick(self) -> int:
         """One round; returns how many tips went out."""
-        due = [o for o in await self.engine.claim_due(self.clock()) if o.platform in self.senders]
+        due = [o for o in await self.engine.claim_due(self.clock(), self.claim_timeout) if o.platform in self.senders]
         results = await asyncio.gather(*(self._deliver(o) for o in due))
         return sum(results)
 

@@ -190,13 +190,21 @@ def test_the_command_exits_non_zero_and_names_each_defect(tmp_path, content):
     assert completed.stdout.strip().splitlines()[-1].startswith("1 problems:")
 
 
+# `catalog.message("id")`, `self.say("id")`, `self.notice("id")`; and the word lists that typed
+# answers are matched against: `self.says("yes_words")`, `first("more_words")`.
+NAMED_MESSAGE = re.compile(r"""\b(?:message|say|notice)\(\s*["']([a-z_]+)["']""")
+NAMED_WORDS = re.compile(r"""\b(?:says|first)\(\s*["']([a-z_]+_words)["']\s*\)""")
+
+
 def test_every_message_the_code_names_exists_in_every_language():
-    used = set()
+    messages, words = set(), set()
     for path in BOT_DIR.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"""(?:message|say)\(\s*["']([a-z_]+)["']""", source))
-        used |= {f"{k}_words" for k in re.findall(r"""_says\(["']([a-z_]+)_words["']\)""", source)}
-    assert len(used) > 40
+        messages |= set(NAMED_MESSAGE.findall(source))
+        words |= set(NAMED_WORDS.findall(source))
+    assert len(messages) > 40 and "stale_choice" in messages  # a notice, too
+    assert len(words) >= 4 and {"yes_words", "no_words"} <= words
+    used = messages | words
     for catalog in default_catalogs().values():
         missing = used - set(catalog.messages)
         assert not missing, (catalog.lang, missing)

@@ -1,23 +1,86 @@
-"""Waiting for a bot that answers over HTTP: bounded, and never a timing assertion."""
+"""Waiting for a bot that answers over HTTP: for a condition on what the fake platform received,
+with a generous deadline; never for a moment of silence, never for a fixed time.
+
+As in errbot's test backend, which pops the next message with a timeout, a test says what it
+waits for ("a message with 'Answered (3)'", "the third reply to this chat"); the deadline only
+decides how long a broken bot takes to fail, never whether a slow one passes.
+"""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# A chart takes seconds to render on a busy 2-core machine; a deadline costs nothing when met.
+DEADLINE = 60.0
+POLL = 0.02
 
 
-async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Waits until the condition holds; fails the test if it never does."""
-    for _ in range(int(seconds * 50)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the bot did not get there")
+class Arrivals:
+    """Kept by a fake platform: wakes whoever waits for a condition when what it depends on may
+    have changed. A waiter on a topic (a chat) wakes only for that topic; one without a topic
+    wakes for every request the fake received."""
+
+    def __init__(self) -> None:
+        self._changed: dict[object, asyncio.Event] = {}
+
+    def notify(self, *topics: object) -> None:
+        for topic in (None, *topics):
+            event = self._changed.pop(topic, None)
+            if event is not None:
+                event.set()
+
+    async def until(self, condition: Callable[[], T], what: str | Callable[[], str],
+                    seconds: float = DEADLINE, topic: object = None) -> T:
+        """Returns the condition's first true value; fails the test, saying `what`, if the
+        deadline passes first."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not (value := condition()):
+            changed = self._changed.setdefault(topic, asyncio.Event())
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await changed.wait()
+            except TimeoutError:
+                if not (value := condition()):
+                    raise AssertionError(f"waited {seconds:g} s for {what() if callable(what) else what}") from None
+                return value
+        return value
 
 
-async def settle(count: Callable[[], int], before: int) -> None:
-    """Waits until more than `before` messages arrived and then nothing more for a moment."""
-    await until(lambda: count() > before)
-    seen = -1
-    while seen != count():
-        seen = count()
-        await asyncio.sleep(0.15)
+async def until(self, condition: Callable[[], T], what: str | Callable[[], str],
+                    seconds: float = DEADLINE) -> T:
+        """Returns the condition's first true value; fails the test, saying `what`, if the
+        deadline passes first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not (value := condition()):
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"waited {seconds:g} s for {what() if callable(what) else what}")
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except TimeoutError:
+                pass
+        return value
+
+
+async def until(condition: Callable[[], T], what: str = "the bot", seconds: float = DEADLINE) -> T:
+    """Polls a condition that no fake is told about (a process, a database row) until it holds;
+    fails the test if the deadline passes first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (value := condition()):
+        if loop.time() > deadline:
+            raise AssertionError(f"waited {seconds:g} s for {what}")
+        await asyncio.sleep(POLL)
+    return value
+
+
+async def exited(process: subprocess.Popen, seconds: float = DEADLINE) -> int:
+    """Waits for a process to end without blocking the event loop, where the fake platform it
+    may still be talking to runs; returns its exit code."""
+    return await asyncio.to_thread(process.wait, seconds)

@@ -11,9 +11,17 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-BOT_USER = "UBOT"
-BOT_ID = "BBOT"
-TEAM = "T1"
+from tests.waiting import DEADLINE, Arrivals
+
+BOT_USER = "U07B0TU5R"
+BOT_ID = "B07B0T1D2"
+TEAM = "T061F0QAZ"
+APP = "A07APP0001"
+
+
+def im(user: str) -> str:
+    """The id of the bot's direct-message channel with a person, as conversations.open returns it."""
+    return "D" + user[1:]
 
 
 @dataclass
@@ -40,6 +48,7 @@ class FakeSlack:
     admins: set[str] = field(default_factory=set)
     fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     acks: list[dict] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # display names, by user id
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -49,6 +58,8 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._pending_files: dict[str, bytes] = {}
         self.connected = asyncio.Event()
+        self.arrivals = Arrivals()
+        self._held: dict[str, asyncio.Event] = {}
 
     async def start(self) -> None:
         app = web.Application(client_max_size=20 * 1024 * 1024)
@@ -75,6 +86,35 @@ class FakeSlack:
     def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next[method].extend([retry_after] * times)
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Keeps every call of a method waiting until the returned event is set."""
+        self._held[method] = asyncio.Event()
+        return self._held[method]
+
+    # Waiting for what the app did: conditions, never silence
+
+    async def until(self, condition, what, seconds: float = DEADLINE, channel: str | None = None):
+        """Waits until a condition on what this server received (in one channel, if `channel`
+        is given) holds; returns its value."""
+        return await self.arrivals.until(condition, what, seconds, topic=channel)
+
+    async def message(self, channel: str, containing: str, after: int = 0, method: str | None = None,
+                      seconds: float = DEADLINE) -> Posted:
+        """The first message (posted, updated or ephemeral) to a channel, from its `after`-th on,
+        whose text contains `containing`; waits for it."""
+
+        def found() -> Posted | None:
+            return next((p for p in self.to(channel)[after:]
+                         if containing in p.text and method in (None, p.method)), None)
+
+        return await self.until(found, lambda: f"{containing!r} in {channel}; it got "
+                                + repr([p.text[:60] for p in self.to(channel)[after:]][-5:]), seconds, channel)
+
+    async def nth(self, channel: str, count: int, seconds: float = DEADLINE) -> Posted:
+        """The `count`-th message to a channel, counting from 1; waits for it."""
+        await self.until(lambda: len(self.to(channel)) >= count, f"message {count} to {channel}", seconds, channel)
+        return self.to(channel)[count - 1]
+
     def to(self, channel: str) -> list[Posted]:
         return [p for p in self.posted if p.channel == channel]
 
@@ -96,9 +136,17 @@ class FakeSlack:
     # The Web API
 
     async def _api(self, request: web.Request) -> web.Response:
+        try:
+            return await self._answer(request)
+        finally:
+            self.arrivals.notify()
+
+    async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
         self.calls.append((method, params))
+        if method in self._held:
+            await self._held[method].wait()
         if request.headers.get("Authorization", "") not in (f"Bearer {self.token}", f"Bearer {self.app_token}"):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if self.fail_next[method]:
@@ -123,6 +171,7 @@ class FakeSlack:
         posted = Posted("chat.postMessage", params["channel"], self._new_ts(), params.get("text", ""),
                         _json(params.get("blocks")) or [])
         self.posted.append(posted)
+        self.arrivals.notify(posted.channel)
         return {"ok": True, "channel": posted.channel, "ts": posted.ts,
                 "message": {"type": "message", "text": posted.text, "user": BOT_USER, "bot_id": BOT_ID,
                             "ts": posted.ts, "blocks": posted.blocks}}
@@ -134,17 +183,18 @@ class FakeSlack:
         posted = Posted("chat.update", params["channel"], params["ts"], params.get("text", ""),
                         _json(params.get("blocks")) or [])
         self.posted.append(posted)
+        self.arrivals.notify(posted.channel)
         return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
 
     async def _chat_postEphemeral(self, params: dict) -> dict:
         posted = Posted("chat.postEphemeral", params["channel"], self._new_ts(), params.get("text", ""),
                         _json(params.get("blocks")) or [], params.get("user"))
         self.posted.append(posted)
+        self.arrivals.notify(posted.channel)
         return {"ok": True, "message_ts": posted.ts}
 
     async def _conversations_open(self, params: dict) -> dict:
-        user = params.get("users", "")
-        return {"ok": True, "channel": {"id": f"D{user}"}}
+        return {"ok": True, "channel": {"id": im(params.get("users", ""))}}
 
     async def _views_publish(self, params: dict) -> dict:
         view = _json(params["view"])
@@ -153,9 +203,10 @@ class FakeSlack:
 
     async def _users_info(self, params: dict) -> dict:
         user = params["user"]
-        return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": f"Person {user}",
+        name = self.names.get(user, "Sam")
+        return {"ok": True, "user": {"id": user, "team_id": TEAM, "name": name.lower(), "real_name": f"{name} Jansen",
                                      "is_admin": user in self.admins, "is_owner": False,
-                                     "locale": "en-US", "profile": {"display_name": f"Person {user}"}}}
+                                     "locale": "en-US", "profile": {"display_name": name}}}
 
     async def _files_getUploadURLExternal(self, params: dict) -> dict:
         file_id = f"F{next(self._files)}"
@@ -163,6 +214,7 @@ class FakeSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         self._pending_files[request.match_info["file_id"]] = await request.read()
+        self.arrivals.notify()
         return web.Response(text="OK - 1")
 
     async def _files_completeUploadExternal(self, params: dict) -> dict:
@@ -182,11 +234,12 @@ class FakeSlack:
         await socket.prepare(request)
         self._sockets.append(socket)
         await socket.send_str(json.dumps({"type": "hello", "num_connections": 1,
-                                          "connection_info": {"app_id": "A1"}}))
+                                          "connection_info": {"app_id": APP}}))
         self.connected.set()
         async for message in socket:
             if message.type == WSMsgType.TEXT:
                 self.acks.append(json.loads(message.data))
+                self.arrivals.notify()
         self._sockets.remove(socket)
         return socket
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.waiting import DEADLINE, Arrivals
+
 JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "scope", "entities", "link_preview_options"}
 INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id", "max_connections"}
 REQUIRED = {
@@ -31,6 +33,9 @@ REQUIRED = {
 }
 
 
+BOT_ID = 7012345678
+
+
 @dataclass
 class Sent:
     """A message the bot sent or edited, as the fake saw it."""
@@ -45,7 +50,7 @@ class Sent:
 
 @dataclass
 class FakeTelegram:
-    token: str = "123:abc"
+    token: str = f"{BOT_ID}:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
     username: str = "stagecoach_bot"
     updates: list[dict] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
@@ -55,6 +60,7 @@ class FakeTelegram:
     admins: set[tuple[int, int]] = field(default_factory=set)
     webhook: dict | None = None
     gone: set[int] = field(default_factory=set)
+    names: dict[int, str] = field(default_factory=dict)  # first names, by user id
     per_second: int | None = None  # enforce Telegram's overall limit, as the real API does
     refused: int = 0
     fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -64,9 +70,9 @@ class FakeTelegram:
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
-        self._arrivals: dict[int, asyncio.Event] = {}
         self._by_chat: dict[int, list[Sent]] = defaultdict(list)
         self._runner: web.AppRunner | None = None
+        self.arrivals = Arrivals()
 
     # Test controls
 
@@ -99,7 +105,7 @@ class FakeTelegram:
             "message_id": next(self._message_ids),
             "date": 1767000000,
             "chat": {"id": chat_id, "type": chat_type, **({"title": title} if title else {})},
-            "from": {"id": user, "is_bot": False, "first_name": f"User{user}", "language_code": language},
+            "from": self._person(user, language),
             "text": text,
         }
         if text.startswith("/"):
@@ -110,31 +116,61 @@ class FakeTelegram:
     def press(self, user: int, sent: Sent, data: str, twice: bool = False, language: str = "en") -> dict:
         callback = {
             "id": str(next(self._update_ids)),
-            "from": {"id": user, "is_bot": False, "first_name": f"User{user}", "language_code": language},
+            "from": self._person(user, language),
             "chat_instance": "ci",
             "data": data,
             "message": {
                 "message_id": sent.message_id,
                 "date": 1767000000,
                 "chat": {"id": sent.chat_id, "type": "private" if sent.chat_id > 0 else "supergroup"},
-                "from": {"id": 1, "is_bot": True, "first_name": "Stagecoach", "username": self.username},
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Stagecoach", "username": self.username},
                 "text": sent.text,
                 **({"reply_markup": sent.reply_markup} if sent.reply_markup else {}),
             },
         }
         return self.push({"callback_query": callback}, twice=twice)
 
+    def _person(self, user: int, language: str) -> dict:
+        return {"id": user, "is_bot": False, "first_name": self.names.get(user, "Sam"), "language_code": language}
+
     def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next[method].extend([retry_after] * times)
 
-    async def wait_for(self, chat_id: int, count: int) -> Sent:
+    # Waiting for what the bot did: conditions, never silence
+
+    async def until(self, condition, what, seconds: float = DEADLINE, chat_id: int | None = None):
+        """Waits until a condition on what this server received (about one chat, if
+        `chat_id` is given) holds; returns its value."""
+        return await self.arrivals.until(condition, what, seconds, topic=chat_id)
+
+    async def message(self, chat_id: int, containing: str, after: int = 0, method: str | None = None,
+                      seconds: float = DEADLINE) -> Sent:
+        """The first message (sent or edited) to a chat, from its `after`-th on, whose text
+        contains `containing`; waits for it."""
+
+        def found() -> Sent | None:
+            return next((s for s in self.to(chat_id)[after:]
+                         if containing in s.text and method in (None, s.method)), None)
+
+        return await self.until(found, lambda: f"{containing!r} in chat {chat_id}; it got "
+                                + repr([s.text[:60] for s in self.to(chat_id)[after:]][-5:]), seconds, chat_id)
+
+    async def nth(self, chat_id: int, count: int, seconds: float = DEADLINE) -> Sent:
+        """The `count`-th message (sent or edited) to a chat, counting from 1; waits for it."""
+        await self.until(lambda: len(self.to(chat_id)) >= count, f"message {count} to chat {chat_id}", seconds, chat_id)
+        return self.to(chat_id)[count - 1]
+
+    async def answered(self, update: dict, seconds: float = DEADLINE) -> dict:
+        """The answer to the button press that `update` carries; waits for it."""
+        query_id = update["callback_query"]["id"]
+        return await self.until(
+            lambda: next((a for a in self.answered_callbacks if a["callback_query_id"] == query_id), None),
+            f"an answer to button press {query_id}", seconds)
+
+    async def wait_for(self, chat_id: int, count: int, seconds: float = DEADLINE) -> Sent:
         """Waits until a chat has more than `count` messages (sent or edited); returns the last."""
-        while len(self.to(chat_id)) <= count:
-            arrival = self._arrivals.setdefault(chat_id, asyncio.Event())
-            arrival.clear()
-            if len(self.to(chat_id)) > count:
-                break
-            await arrival.wait()
+        await self.until(lambda: len(self.to(chat_id)) > count, f"message {count + 1} to chat {chat_id}",
+                         seconds, chat_id)
         return self.to(chat_id)[-1]
 
     def to(self, chat_id: int) -> list[Sent]:
@@ -150,6 +186,12 @@ class FakeTelegram:
     # The API
 
     async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            return await self._answer(request)
+        finally:
+            self.arrivals.notify()
+
+    async def _answer(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
@@ -166,12 +208,12 @@ class FakeTelegram:
         return await getattr(self, "_" + method)(params)
 
     async def _getMe(self, params: dict) -> web.Response:
-        return _ok({"id": 1, "is_bot": True, "first_name": "Stagecoach", "username": self.username,
+        return _ok({"id": BOT_ID, "is_bot": True, "first_name": "Stagecoach", "username": self.username,
                     "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": False})
 
     async def _getUpdates(self, params: dict) -> web.Response:
-        offset, timeout = params.get("offset", 0), min(params.get("timeout", 0), 2)
+        offset, timeout = params.get("offset", 0), min(params.get("timeout", 0), 0.5)
         if offset:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         if not self.updates and timeout:
@@ -231,10 +273,10 @@ class FakeTelegram:
                     params.get("reply_markup"), bytes(photo) if isinstance(photo, (bytes, bytearray)) else None)
         self.sent.append(sent)
         self._by_chat[sent.chat_id].append(sent)
-        self._arrivals.setdefault(sent.chat_id, asyncio.Event()).set()
+        self.arrivals.notify(sent.chat_id)
         chat = {"id": sent.chat_id, "type": "private" if sent.chat_id > 0 else "supergroup"}
         message: dict[str, Any] = {"message_id": message_id, "date": 1767000000, "chat": chat,
-                                   "from": {"id": 1, "is_bot": True, "first_name": "Stagecoach"}}
+                                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "Stagecoach"}}
         if sent.photo is not None:
             message["photo"] = [{"file_id": f"photo{message_id}", "file_unique_id": f"u{message_id}",
                                  "width": 800, "height": 900}]
@@ -262,7 +304,7 @@ class FakeTelegram:
 
     async def _getChatMember(self, params: dict) -> web.Response:
         status = "administrator" if (params["chat_id"], params["user_id"]) in self.admins else "member"
-        user = {"id": params["user_id"], "is_bot": False, "first_name": f"User{params['user_id']}"}
+        user = {"id": params["user_id"], "is_bot": False, "first_name": self.names.get(params["user_id"], "Sam")}
         member: dict[str, Any] = {"status": status, "user": user}
         if status == "administrator":
             member |= {key: True for key in (
