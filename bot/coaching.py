@@ -2,7 +2,8 @@
 
 Kept apart from the conversation so that a person, a team and a channel are coached by the same
 rules. A tip is chosen per dimension at that dimension's own stage, weakest dimensions first,
-and never one about a practice the answers already show beyond the tip's stage.
+and never one that proposes what the answers show in place; a roadmap move is in place when the
+answer to its question reaches the next stage.
 """
 from __future__ import annotations
 
