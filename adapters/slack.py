@@ -88,7 +88,7 @@ def _chunks(text: str) -> list[str]:
             chunks.append(current)
             candidate = paragraph
         current = candidate[:SECTION_TEXT]
-    return chunks + [current] if current else chunks or [" "]
+    return [*chunks, current] if current else chunks or [" "]
 
 
 def home_view(reply: Reply) -> dict[str, Any]:
@@ -353,7 +353,8 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
-        handler = AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(token=app_token, base_url=app.client.base_url))
+        web_client = AsyncWebClient(token=app_token, base_url=app.client.base_url)
+        handler = AsyncSocketModeHandler(app, app_token, web_client=web_client)
         await handler.connect_async()
 
         async def stop_socket() -> None:

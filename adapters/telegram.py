@@ -137,16 +137,16 @@ class TelegramAdapter:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or user.is_bot:
             return None
-        common: dict[str, Any] = dict(
-            platform=PLATFORM,
-            chat_id=str(chat.id),
-            user_id=str(user.id),
-            key=f"{PLATFORM}:{update.update_id}",
-            lang=user.language_code,
-            name=user.full_name,
-            chat_type="private" if chat.type == chat.PRIVATE else "group",
-            chat_title=chat.title,
-        )
+        common: dict[str, Any] = {
+            "platform": PLATFORM,
+            "chat_id": str(chat.id),
+            "user_id": str(user.id),
+            "key": f"{PLATFORM}:{update.update_id}",
+            "lang": user.language_code,
+            "name": user.full_name,
+            "chat_type": "private" if chat.type == chat.PRIVATE else "group",
+            "chat_title": chat.title,
+        }
         if update.callback_query is not None:
             return Event(choice=update.callback_query.data or "", **common)
         message = update.message

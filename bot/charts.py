@@ -74,10 +74,10 @@ def _bars(axes, chart: Chart) -> None:
             color=COLOURS[index % len(COLOURS)],
             label=chart.legend[index] if index < len(chart.legend) else None,
         )
-        for y, value in zip(offsets, values):
+        for y, value in zip(offsets, values, strict=True):
             if value is None:
                 axes.text(0.1, y, "?", va="center", fontsize=10, color="#555555")
-    for row, span in zip(rows, chart.ranges):
+    for row, span in zip(rows, chart.ranges, strict=False):
         if span:
             y = row - 0.4 + height / 2
             axes.plot(span, [y, y], color="#222222", linewidth=2, marker="|", markersize=12)

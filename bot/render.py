@@ -92,7 +92,7 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
             "result_title", stage=stage.id, stages=STAGE_COUNT, name=stage.name, tagline=stage.tagline
         ),
         stage.meaning,
-        "\n".join([catalog.message("result_dimensions_title")] + _dimension_lines(catalog, result)),
+        "\n".join([catalog.message("result_dimensions_title"), *_dimension_lines(catalog, result)]),
     ]
     if result.strongest:
         parts.append(

@@ -360,7 +360,8 @@ class Store:
     def set_tip_status(self, platform: str, chat_id: str, user_id: str, tip_id: str, status: str, at: str) -> None:
         self.conn.execute(
             "INSERT INTO tip_feedback (platform, chat_id, user_id, tip_id, status, at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, chat_id, user_id, tip_id) DO UPDATE SET status = excluded.status, at = excluded.at",
+            " ON CONFLICT (platform, chat_id, user_id, tip_id)"
+            " DO UPDATE SET status = excluded.status, at = excluded.at",
             [platform, chat_id, user_id, tip_id, status, at],
         )
 
@@ -651,7 +652,7 @@ class Store:
             [team_code, team_code, since, since, until, until],
         ).fetchall()
         keys = ("platform", "user_id", "assessment_id", "team_code", "started_at", "finished_at")
-        return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r[:6], strict=True)) | {"result": json.loads(r[6])} for r in rows]
 
     def export_teams(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
         rows = self.conn.execute(
@@ -661,7 +662,7 @@ class Store:
             [team_code, team_code, since, since, until, until],
         ).fetchall()
         keys = ("platform", "team_code", "team_name", "place", "created_at", "closed_at")
-        return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r[:6], strict=True)) | {"result": json.loads(r[6])} for r in rows]
 
     def close_team(self, team_id: int, stage: int | None, result: dict, at: str) -> None:
         self.conn.execute(

@@ -13,10 +13,10 @@ from functools import cached_property
 from transitions import EventData
 
 from .. import render
+from ..catalog import Catalog
 from ..events import Reply
 from ..model import ConversationBase
 from ..store import TeamRecord
-from ..catalog import Catalog
 from ..teams import TeamResult, aggregate
 
 STATES: list[str] = []
