@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 STAGES = 6
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
@@ -61,7 +64,7 @@ def render_png(chart: Chart) -> bytes:
     return buffer.getvalue()
 
 
-def _bars(axes, chart: Chart) -> None:
+def _bars(axes: Axes, chart: Chart) -> None:
     count = len(chart.series)
     height = 0.8 / count
     rows = range(len(chart.labels))
@@ -95,7 +98,7 @@ def _bars(axes, chart: Chart) -> None:
         axes.legend(loc="lower right", fontsize=9)
 
 
-def _progress(axes, chart: Chart) -> None:
+def _progress(axes: Axes, chart: Chart) -> None:
     values = chart.series[0]
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     axes.plot([p[0] for p in points], [p[1] for p in points], color=COLOURS[0], marker="o", linewidth=2.5)
