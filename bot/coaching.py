@@ -73,7 +73,7 @@ def quick_profile(catalog: Catalog, values: Sequence[int]) -> Profile | None:
     if stage is None:
         return None
     dimensions: dict[str, int | None] = {
-        catalog.question(q).dimension: v for q, v in zip(QUICK_CHECK, values) if v != DONT_KNOW
+        catalog.question(q).dimension: v for q, v in zip(QUICK_CHECK, values, strict=False) if v != DONT_KNOW
     }
     return Profile(stage, dimensions)
 

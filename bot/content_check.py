@@ -133,7 +133,7 @@ def compare(reference: Catalog, other: Catalog) -> list[str]:
         problems.append(f"{reference.path.name}: {ident}: missing (present in {other.path.name})")
     if [q.id for q in reference.questions] != [q.id for q in other.questions]:
         problems.append(f"{other.path.name}: questions: not in the same order as {reference.path.name}")
-    for a, b in zip(reference.questions, other.questions):
+    for a, b in zip(reference.questions, other.questions, strict=False):
         if a.id == b.id and a.dimension != b.dimension:
             problems.append(f"{other.path.name}: {b.id}: dimension differs from {reference.path.name}")
     tips = {t.id: t for t in other.tips}

@@ -92,7 +92,7 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
             "result_title", stage=stage.id, stages=STAGE_COUNT, name=stage.name, tagline=stage.tagline
         ),
         stage.meaning,
-        "\n".join([catalog.message("result_dimensions_title")] + _dimension_lines(catalog, result)),
+        "\n".join([catalog.message("result_dimensions_title"), *_dimension_lines(catalog, result)]),
     ]
     if result.strongest:
         parts.append(
@@ -450,9 +450,9 @@ def home(
     previous: tuple[str, Result] | None, in_progress: int | None, roadmap: tuple[int, int, int] | None,
 ) -> Reply:
     parts = [catalog.message("home_title")]
-    if latest is not None and latest[1].stage is not None:
+    if latest is not None and (number := latest[1].stage) is not None:
         at, result = latest
-        stage = catalog.stage(result.stage)  # type: ignore[arg-type]
+        stage = catalog.stage(number)
         parts.append(catalog.message("home_stage", stage=stage.id, name=stage.name, tagline=stage.tagline,
                                      date=at[:10]))
         if previous is not None:

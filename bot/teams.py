@@ -2,7 +2,8 @@
 
 Per dimension the team is at the middle value of its members' stages for that dimension, and
 the spread is the lowest and highest of them. The overall team stage follows the personal rule
-on those values (bot/scoring.py), with each question taken at the members' middle answer. Dimensions where members are two or more stages apart are disagreements: worth a talk.
+on those values (bot/scoring.py), with each question taken at the members' middle answer.
+Dimensions where members are two or more stages apart are disagreements: worth a talk.
 """
 from __future__ import annotations
 

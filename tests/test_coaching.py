@@ -21,7 +21,7 @@ def shown_tip_id(client: ChatClient) -> str:
 
 def pool_for(engine, values: list[int]) -> list[str]:
     catalog = engine.catalogs["en"]
-    profile = from_result(score(catalog.questions, {q.id: v for q, v in zip(catalog.questions, values)}))
+    profile = from_result(score(catalog.questions, {q.id: v for q, v in zip(catalog.questions, values, strict=True)}))
     return [t.id for t in tip_pool(catalog, profile)]
 
 
@@ -58,7 +58,7 @@ def test_tips_never_propose_what_the_answers_show_in_place(engine):
 def test_a_dimension_whose_own_tips_are_all_in_place_gets_the_next_stages(engine):
     catalog = engine.catalogs["en"]
     values = [5 if q.dimension == "listening" else 3 for q in catalog.questions]
-    answers = dict(zip((q.id for q in catalog.questions), values))
+    answers = dict(zip((q.id for q in catalog.questions), values, strict=True))
     own = [t for t in catalog.tips if (t.stage, t.dimension) == (5, "listening")]
     assert own and all(t.question is not None and answers[t.question] >= t.level for t in own)
     listening = [catalog.tip(t) for t in pool_for(engine, values) if ".listening." in t]

@@ -18,7 +18,7 @@ def answers_by_dimension(stages: dict[str, int]) -> dict[str, int]:
 
 
 def stage_of(values: list[int]) -> int | None:
-    return score(QUESTIONS, {q.id: v for q, v in zip(QUESTIONS, values)}).stage
+    return score(QUESTIONS, {q.id: v for q, v in zip(QUESTIONS, values, strict=True)}).stage
 
 
 def test_a_dimension_is_the_middle_value_of_its_answers_halves_counting_up():
@@ -118,7 +118,7 @@ def test_too_many_dont_knows_give_no_stage():
 
 @given(ALL_ANSWERS)
 def test_the_stage_lies_within_the_range_of_the_dimensions_bar_a_missing_defining_practice(values):
-    result = score(QUESTIONS, {q.id: v for q, v in zip(QUESTIONS, values)})
+    result = score(QUESTIONS, {q.id: v for q, v in zip(QUESTIONS, values, strict=True)})
     known = result.known.values()
     assert min(min(known), 3) <= result.stage <= max(known)
 

@@ -19,7 +19,7 @@ from bot.testing import ChatClient
 QUESTIONS = default_catalogs()["en"].questions
 DIMENSIONS = list(dict.fromkeys(q.dimension for q in QUESTIONS))
 answers_strategy = st.lists(st.integers(0, 6), min_size=len(QUESTIONS), max_size=len(QUESTIONS)).map(
-    lambda values: {q.id: v for q, v in zip(QUESTIONS, values)})
+    lambda values: {q.id: v for q, v in zip(QUESTIONS, values, strict=True)})
 
 
 def by_dimension(**stages: int) -> dict[str, int]:
@@ -138,12 +138,12 @@ def test_a_member_compares_themselves_with_the_closed_team(engine, questions):
     members = [ChatClient(engine, n) for n in ("ann", "bo", "kim")]
     members[0].send("/team new Trio")
     code = code_of(members[0])
-    for member, value in zip(members, (2, 3, 4)):
+    for member, value in zip(members, (2, 3, 4), strict=True):
         if member is not members[0]:
             member.send(f"/team join {code}")
         answer_all(member, value, questions)
     members[0].send("/team close")
-    result, compare = members[1].send("/team status")
+    _, compare = members[1].send("/team status")
     assert compare.kind == "team_compare" and compare.chart.series[1][0] == 3
     assert compare.chart.legend == ("Team (median)", "You")
 

@@ -340,8 +340,8 @@ def test_stagecoach_sends_what_is_due_when_it_starts(tmp_path, command):
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url,
                "STAGECOACH_DB": str(db)}
         env.pop("SLACK_BOT_TOKEN", None)
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", command], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = await asyncio.to_thread(subprocess.Popen, [sys.executable, "-m", "bot.cli", command], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             await server.message(int(chat(700)), "Tip of the week")
         finally:

@@ -50,24 +50,6 @@ class Arrivals:
         return value
 
 
-async def until(self, condition: Callable[[], T], what: str | Callable[[], str],
-                    seconds: float = DEADLINE) -> T:
-        """Returns the condition's first true value; fails the test, saying `what`, if the
-        deadline passes first."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while not (value := condition()):
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError(f"waited {seconds:g} s for {what() if callable(what) else what}")
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), left)
-            except TimeoutError:
-                pass
-        return value
-
-
 async def until(condition: Callable[[], T], what: str = "the bot", seconds: float = DEADLINE) -> T:
     """Polls a condition that no fake is told about (a process, a database row) until it holds;
     fails the test if the deadline passes first."""

@@ -201,7 +201,7 @@ class AssessmentActions(ConversationBase):
         )
         team_id = self.store.assessment_team(assessment_id)
         if team_id is not None:
-            self.report_team_answer(team_id)  # type: ignore[attr-defined]  # TeamActions
+            self.report_team_answer(team_id)
 
 
 def quick_values(quick: str) -> list[int]:

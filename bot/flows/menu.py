@@ -100,7 +100,7 @@ class MenuActions(ConversationBase):
         latest = (records[0].finished_at, Result.from_dict(records[0].result)) if records else None
         previous = (records[1].finished_at, Result.from_dict(records[1].result)) if len(records) > 1 else None
         in_progress = self.row.cursor + 1 if self.row.assessment_id is not None else None
-        profile = self.profile  # type: ignore[attr-defined]  # CoachingActions
+        profile = self.profile
         roadmap = None
         if profile is not None:
             statuses = self.store.tip_statuses(*self.who)
@@ -113,7 +113,7 @@ class MenuActions(ConversationBase):
         if self.state in QUESTIONING:
             self.ask(event)
         elif self.state == "reviewing_skipped":
-            self.offer_skipped(event)  # type: ignore[attr-defined]  # AssessmentActions
+            self.offer_skipped(event)
         elif self.state == "confirming_forget":
             self.ask_forget(event)
 

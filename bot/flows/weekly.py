@@ -96,7 +96,10 @@ class WeeklyActions(ConversationBase):
             self.say("weekly_unknown_words", words=" ".join(settings.unknown)[:60])
             return
         current = self.subscription
-        weekday = settings.weekday if settings.weekday is not None else (current.weekday if current else DEFAULT_WEEKDAY)
+        if settings.weekday is not None:
+            weekday = settings.weekday
+        else:
+            weekday = current.weekday if current else DEFAULT_WEEKDAY
         at = settings.at or (current.at if current else DEFAULT_TIME)
         zone = settings.zone or (current.zone if current else DEFAULT_ZONE)
         lang = settings.lang or (current.lang if current else self.turn.lang)
