@@ -78,26 +78,29 @@ def _stopping_on_signals() -> asyncio.Event:
 
 async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: bool) -> None:
     """Runs the platforms and the weekly-tips scheduler side by side on one event loop until
-    SIGINT or SIGTERM. STAGECOACH_SCHEDULER=off leaves the scheduler to its own process."""
-    from adapters import slack, telegram
-
+    SIGINT or SIGTERM. STAGECOACH_SCHEDULER=off leaves the scheduler to its own process. Only
+    the platforms in use are imported, so that a restart is quick."""
     from .scheduler import Scheduler
 
     stopping = _stopping_on_signals()
     senders = {}
-    bot = await telegram.start(telegram_token, engine) if telegram_token else None
-    if bot is not None:
+    stops = []
+    if telegram_token:
+        from adapters import telegram
+
+        bot = await telegram.start(telegram_token, engine)
         senders[telegram.PLATFORM] = telegram.sender(bot)
-    stop_slack = None
+        stops.append(lambda: telegram.stop(bot))
     if with_slack:
+        from adapters import slack
+
         stop_slack, senders[slack.PLATFORM] = await slack.start(engine)
+        stops.insert(0, stop_slack)
     if os.environ.get("STAGECOACH_SCHEDULER", "on") != "off":
         await Scheduler.from_environment(engine, senders).run(stopping)
     await stopping.wait()
-    if stop_slack is not None:
-        await stop_slack()
-    if bot is not None:
-        await telegram.stop(bot)
+    for stop in stops:
+        await stop()
 
 
 def scheduler(args: argparse.Namespace) -> int:
