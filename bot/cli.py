@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from .engine import AsyncEngine, Engine
@@ -84,7 +84,7 @@ async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: boo
 
     stopping = _stopping_on_signals()
     senders = {}
-    stops = []
+    stops: list[Callable[[], Awaitable[None]]] = []
     if telegram_token:
         from adapters import telegram
 
