@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check bench clean
+.PHONY: run test lint check bench clean
 
 $(BIN)/stagecoach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,5 +17,10 @@ run: $(BIN)/stagecoach
 test: $(BIN)/stagecoach
 	$(BIN)/python -m pytest -q --durations=10
 
+# Both read their settings from pyproject.toml; both must report nothing.
+lint: $(BIN)/stagecoach
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ and their paths printed. `/as NAME` switches who is typing, so one terminal can 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -58,7 +58,7 @@ class Console:
         for line in lines:
             self.send(line.rstrip("\r\n"))
 
-    def interactive(self, read=input) -> None:
+    def interactive(self, read: Callable[[str], str] = input) -> None:
         self.send("/start")
         while True:
             try:

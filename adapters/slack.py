@@ -19,8 +19,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from aiolimiter import AsyncLimiter
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -88,7 +89,7 @@ def _chunks(text: str) -> list[str]:
             chunks.append(current)
             candidate = paragraph
         current = candidate[:SECTION_TEXT]
-    return chunks + [current] if current else chunks or [" "]
+    return [*chunks, current] if current else chunks or [" "]
 
 
 def home_view(reply: Reply) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class SlackAdapter:
             event["user"], event["channel"], text=unescape(event.get("text", "")),
             key=f"{PLATFORM}:{body.get('event_id') or event.get('client_msg_id') or event['ts']}"))
 
-    async def on_command(self, ack, command: dict) -> None:
+    async def on_command(self, ack: AsyncAck, command: dict) -> None:
         await ack()
         channel, user = command["channel_id"], command["user_id"]
         words = unescape(MENTION.sub(r"@\1", command.get("text", ""))).strip() or "help"
@@ -153,7 +154,7 @@ class SlackAdapter:
             user, channel, text=f"/{words}", key=f"{PLATFORM}:command:{command['trigger_id']}",
             private=private, admin_check=not private))
 
-    async def on_action(self, ack, body: dict, action: dict) -> None:
+    async def on_action(self, ack: AsyncAck, body: dict, action: dict) -> None:
         await ack()
         user = body["user"]["id"]
         container = body.get("container", {})
@@ -212,7 +213,8 @@ class SlackAdapter:
         return profile
 
     async def direct_channel(self, user: str) -> str:
-        return (await self.client.conversations_open(users=user))["channel"]["id"]
+        channel: str = (await self.client.conversations_open(users=user))["channel"]["id"]
+        return channel
 
     # Replies out
 
@@ -299,7 +301,7 @@ MAX_BODY = 1_000_000
 
 
 @web.middleware
-async def reject_malformed(request: web.Request, handler):
+async def reject_malformed(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A body that is not what Slack sends gets a clean 400 (or 413) instead of a crash."""
     body = await request.read()
     if len(body) > MAX_BODY:
@@ -353,7 +355,8 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
-        handler = AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(token=app_token, base_url=app.client.base_url))
+        web_client = AsyncWebClient(token=app_token, base_url=app.client.base_url)
+        handler = AsyncSocketModeHandler(app, app_token, web_client=web_client)
         await handler.connect_async()
 
         async def stop_socket() -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +24,13 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 
+from bot.catalog import Catalog
 from bot.charts import render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Option, Reply
@@ -61,7 +64,15 @@ class FloodLimiter(AIORateLimiter):
         self._chats: OrderedDict[Any, AsyncLimiter] = OrderedDict()
         self._chat_rate, self._chats_kept, self._time_scale = chat_rate, chats_kept, time_scale
 
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[override]
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
         if chat_id is None or not endpoint.startswith("send"):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
@@ -80,7 +91,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
 
-    async def do_process_update(self, update: object, coroutine) -> None:
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
         lock, users = self._chats.get(chat, (asyncio.Lock(), 0))
         self._chats[chat] = (lock, users + 1)
@@ -137,16 +148,16 @@ class TelegramAdapter:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or user.is_bot:
             return None
-        common: dict[str, Any] = dict(
-            platform=PLATFORM,
-            chat_id=str(chat.id),
-            user_id=str(user.id),
-            key=f"{PLATFORM}:{update.update_id}",
-            lang=user.language_code,
-            name=user.full_name,
-            chat_type="private" if chat.type == chat.PRIVATE else "group",
-            chat_title=chat.title,
-        )
+        common: dict[str, Any] = {
+            "platform": PLATFORM,
+            "chat_id": str(chat.id),
+            "user_id": str(user.id),
+            "key": f"{PLATFORM}:{update.update_id}",
+            "lang": user.language_code,
+            "name": user.full_name,
+            "chat_type": "private" if chat.type == chat.PRIVATE else "group",
+            "chat_title": chat.title,
+        }
         if update.callback_query is not None:
             return Event(choice=update.callback_query.data or "", **common)
         message = update.message
@@ -195,7 +206,7 @@ class TelegramAdapter:
         except harmless:
             log.info("callback query %s could not be answered", query.id)
         message = query.message
-        if message is None or not getattr(message, "reply_markup", None):
+        if not isinstance(message, Message) or not message.reply_markup:  # none, or no longer accessible
             return
         label = next(
             (b.text for row in message.reply_markup.inline_keyboard for b in row if b.callback_data == query.data),
@@ -273,7 +284,7 @@ def render_text(reply: Reply) -> str:
     return "\n".join(lines)[:MAX_TEXT]
 
 
-async def register_commands(application: Application, catalogs) -> None:
+async def register_commands(application: Application, catalogs: dict[str, Catalog]) -> None:
     """The command menu in every language the content has; English is also the default."""
     for lang, catalog in catalogs.items():
         commands = [BotCommand(c, catalog.message(f"command_{c}")) for c in COMMANDS]
@@ -296,9 +307,11 @@ def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL,
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(ChatOrderedProcessor())
     )
+    application: Application
     if chat_rate is not None:
-        builder = builder.rate_limiter(FloodLimiter(chat_rate, time_scale=time_scale))
-    application = builder.build()
+        application = builder.rate_limiter(FloodLimiter(chat_rate, time_scale=time_scale)).build()
+    else:
+        application = builder.build()
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(log_error)
     return application
@@ -343,7 +356,7 @@ class Webhook:
     port: int = 8443
 
 
-async def launch(application: Application, catalogs, webhook: Webhook | None = None) -> None:
+async def launch(application: Application, catalogs: dict[str, Catalog], webhook: Webhook | None = None) -> None:
     """Starts a built Application in the running event loop: the command menu, then updates by
     long polling, or by `webhook`. `stagecoach run` and the tests both start the bot this way."""
     await application.initialize()

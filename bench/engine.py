@@ -105,7 +105,8 @@ def main() -> None:
     print(f"users                 {args.users}")
     print(f"messages              {messages}")
     print(f"engine   msgs/s       {messages / ours_seconds:,.0f}")
-    print(f"engine   p50 / p99    {percentile(latencies, .5) * 1000:.2f} ms / {percentile(latencies, .99) * 1000:.2f} ms")
+    p50, p99 = percentile(latencies, .5) * 1000, percentile(latencies, .99) * 1000
+    print(f"engine   p50 / p99    {p50:.2f} ms / {p99:.2f} ms")
     print(f"floor    msgs/s       {messages / floor_seconds:,.0f}")
     print(f"floor    p50 / p99    {percentile(floor, .5) * 1000:.2f} ms / {percentile(floor, .99) * 1000:.2f} ms")
     print(f"cost / floor          {statistics.mean(latencies) / statistics.mean(floor):.2f}x")

@@ -7,6 +7,8 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+
 CONTENT_DIR = Path(__file__).parent / "content"
 STAGE_COUNT = 6
 
@@ -17,8 +19,11 @@ class ContentError(ValueError):
 
 @dataclass(frozen=True)
 class ChecklistItem:
+    """A move towards the next stage; `question` is the question whose answer shows it in place."""
+
     id: str
     text: str
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,6 @@ class Stage:
     tagline: str
     meaning: str
     holds: str
-    next_asks: str
     checklist: tuple[ChecklistItem, ...]
 
 
@@ -50,11 +54,16 @@ class Question:
 
 @dataclass(frozen=True)
 class Tip:
+    """A tip for a stage and dimension. `question` names the practice it works on, if one, and
+    `level` the answer from which on a person already does what the tip proposes."""
+
     id: str
     stage: int
     dimension: str
     text: str
     why: str
+    question: str | None = None
+    level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,13 +77,16 @@ class Catalog:
     dimensions: tuple[Dimension, ...]
     questions: tuple[Question, ...]
     tips: tuple[Tip, ...]
-    messages: dict[str, str]
+    messages: dict[str, str | dict[str, str]]
 
     def message(self, key: str, **values: Any) -> str:
+        """A message filled in; a message with plural forms picks the one `count` needs."""
         try:
             template = self.messages[key]
         except KeyError:
             raise ContentError(f"{self.path.name}: messages.{key}: missing") from None
+        if isinstance(template, dict):
+            template = template[plural_form(self.lang, values["count"])]
         return template.format(**values) if values else template
 
     def stage(self, number: int) -> Stage:
@@ -100,6 +112,21 @@ class Catalog:
     @cached_property
     def _dimensions_by_id(self) -> dict[str, Dimension]:
         return {d.id: d for d in self.dimensions}
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)
+
+
+def plural_form(lang: str, count: int) -> str:
+    """The CLDR plural category of a count in a language: "one", "other", ..."""
+    return _locale(lang).plural_form(count)
+
+
+def plural_forms(lang: str) -> tuple[str, ...]:
+    """The plural categories a language's messages need, "other" among them."""
+    return tuple(sorted(_locale(lang).plural_form.tags | {"other"}))
 
 
 def _require(table: dict[str, Any], field: str, where: str) -> Any:
@@ -128,8 +155,7 @@ def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
             tagline=_require(s, "tagline", f"{name}: stages[{i}]"),
             meaning=_require(s, "meaning", f"{name}: stages[{i}]"),
             holds=s.get("holds", ""),
-            next_asks=_require(s, "next_asks", f"{name}: stages[{i}]"),
-            checklist=tuple(ChecklistItem(c["id"], c["text"]) for c in s.get("checklist", ())),
+            checklist=tuple(ChecklistItem(c["id"], c["text"], c.get("question")) for c in s.get("checklist", ())),
         )
         for i, s in enumerate(_require(data, "stages", name))
     )
@@ -157,6 +183,8 @@ def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
             dimension=_require(t, "dimension", f"{name}: {t.get('id', i)}"),
             text=_require(t, "text", f"{name}: {t.get('id', i)}"),
             why=_require(t, "why", f"{name}: {t.get('id', i)}"),
+            question=t.get("question"),
+            level=t.get("level"),
         )
         for i, t in enumerate(data.get("tips", ()))
     )

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 STAGES = 6
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
@@ -61,7 +64,7 @@ def render_png(chart: Chart) -> bytes:
     return buffer.getvalue()
 
 
-def _bars(axes, chart: Chart) -> None:
+def _bars(axes: Axes, chart: Chart) -> None:
     count = len(chart.series)
     height = 0.8 / count
     rows = range(len(chart.labels))
@@ -74,10 +77,10 @@ def _bars(axes, chart: Chart) -> None:
             color=COLOURS[index % len(COLOURS)],
             label=chart.legend[index] if index < len(chart.legend) else None,
         )
-        for y, value in zip(offsets, values):
+        for y, value in zip(offsets, values, strict=True):
             if value is None:
                 axes.text(0.1, y, "?", va="center", fontsize=10, color="#555555")
-    for row, span in zip(rows, chart.ranges):
+    for row, span in zip(rows, chart.ranges, strict=False):
         if span:
             y = row - 0.4 + height / 2
             axes.plot(span, [y, y], color="#222222", linewidth=2, marker="|", markersize=12)
@@ -95,7 +98,7 @@ def _bars(axes, chart: Chart) -> None:
         axes.legend(loc="lower right", fontsize=9)
 
 
-def _progress(axes, chart: Chart) -> None:
+def _progress(axes: Axes, chart: Chart) -> None:
     values = chart.series[0]
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     axes.plot([p[0] for p in points], [p[1] for p in points], color=COLOURS[0], marker="o", linewidth=2.5)

@@ -8,9 +8,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .engine import Engine
+from .engine import AsyncEngine, Engine
 from .store import Store
 
 DEFAULT_DB = "stagecoach.db"
@@ -75,7 +76,7 @@ def _stopping_on_signals() -> asyncio.Event:
     return stopping
 
 
-async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
+async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: bool) -> None:
     """Runs the platforms and the weekly-tips scheduler side by side on one event loop until
     SIGINT or SIGTERM. STAGECOACH_SCHEDULER=off leaves the scheduler to its own process. Only
     the platforms in use are imported, so that a restart is quick."""
@@ -83,7 +84,7 @@ async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
 
     stopping = _stopping_on_signals()
     senders = {}
-    stops = []
+    stops: list[Callable[[], Awaitable[None]]] = []
     if telegram_token:
         from adapters import telegram
 
@@ -104,8 +105,6 @@ async def serve(engine, telegram_token: str | None, with_slack: bool) -> None:
 
 def scheduler(args: argparse.Namespace) -> int:
     """Only the weekly-tips scheduler, as a process of its own (the Procfile's `scheduler`)."""
-    from .engine import AsyncEngine
-
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = AsyncEngine(lambda: open_engine(args.db))
@@ -116,7 +115,7 @@ def scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _schedule_only(engine) -> None:
+async def _schedule_only(engine: AsyncEngine) -> None:
     from adapters import slack, telegram
 
     from .scheduler import Scheduler
@@ -204,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         args = parser.parse_args(["chat", *(argv or [])])
-    return args.handler(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog
+from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog, plural_forms
+from .scoring import DEFINING, LISTENING
 
 MAX_TIP = 400
 MAX_WHY = 200
@@ -64,10 +65,61 @@ def check_catalog(catalog: Catalog) -> list[str]:
         if "{" in text or "}" in text:
             problems.append(f"{name}: {ident}: broken placeholder: this text is never filled in")
     for key, template in catalog.messages.items():
-        if not isinstance(template, str) or not template.strip():
-            problems.append(f"{name}: messages.{key}: empty or not text")
-        elif placeholders(template) is None:
-            problems.append(f"{name}: messages.{key}: broken placeholder (unbalanced braces)")
+        problems.extend(_check_message(catalog, key, template))
+    problems.extend(_check_links(catalog))
+    return problems
+
+
+def _check_message(catalog: Catalog, key: str, template: object) -> list[str]:
+    """A message is text, or a table of the plural forms its language needs (CLDR)."""
+    name = catalog.path.name
+    if isinstance(template, dict):
+        needed = set(plural_forms(catalog.lang)) | {"other"}
+        problems = [f"{name}: messages.{key}: plural form '{form}' is missing"
+                    for form in sorted(needed - set(template))]
+        problems += [f"{name}: messages.{key}: '{form}' is not a plural form of {catalog.lang}"
+                     for form in sorted(set(template) - needed)]
+        for form, text in template.items():
+            problems.extend(_check_message(catalog, f"{key}.{form}", text))
+        return problems
+    if not isinstance(template, str) or not template.strip():
+        return [f"{name}: messages.{key}: empty or not text"]
+    if placeholders(template) is None:
+        return [f"{name}: messages.{key}: broken placeholder (unbalanced braces)"]
+    return []
+
+
+def _check_links(catalog: Catalog) -> list[str]:
+    """Roadmap moves and tips name real questions, and each stage's roadmap covers every
+    defining practice that the next stage needs, and listening, so that it names whatever holds
+    a person."""
+    name = catalog.path.name
+    questions = {q.id: q for q in catalog.questions}
+    problems = [f"{name}: scoring: defining practice '{q}' is not a question" for q in DEFINING if q not in questions]
+    for stage in catalog.stages:
+        linked = {item.question for item in stage.checklist}
+        for item in stage.checklist:
+            if item.question is not None and item.question not in questions:
+                problems.append(f"{name}: {item.id}: unknown question '{item.question}'")
+        if stage.id < STAGE_COUNT:
+            problems += [
+                f"{name}: stage {stage.id}: no roadmap move for the defining practice '{q}'"
+                for q, first in DEFINING.items() if first <= stage.id + 1 and q not in linked
+            ]
+            if not any(questions[q].dimension == LISTENING for q in linked if q in questions):
+                problems.append(f"{name}: stage {stage.id}: no roadmap move for listening")
+    for tip in catalog.tips:
+        if (tip.question is None) != (tip.level is None):
+            problems.append(f"{name}: {tip.id}: a tip names both a question and a level, or neither")
+        elif tip.level is not None and tip.level not in range(2, STAGE_COUNT + 1):
+            problems.append(f"{name}: {tip.id}: level {tip.level} is not 2..{STAGE_COUNT}")
+        if tip.question is None:
+            continue
+        question = questions.get(tip.question)
+        if question is None:
+            problems.append(f"{name}: {tip.id}: unknown question '{tip.question}'")
+        elif question.dimension != tip.dimension:
+            problems.append(f"{name}: {tip.id}: question '{tip.question}' is not of dimension '{tip.dimension}'")
     return problems
 
 
@@ -81,17 +133,22 @@ def compare(reference: Catalog, other: Catalog) -> list[str]:
         problems.append(f"{reference.path.name}: {ident}: missing (present in {other.path.name})")
     if [q.id for q in reference.questions] != [q.id for q in other.questions]:
         problems.append(f"{other.path.name}: questions: not in the same order as {reference.path.name}")
-    for a, b in zip(reference.questions, other.questions):
+    for a, b in zip(reference.questions, other.questions, strict=False):
         if a.id == b.id and a.dimension != b.dimension:
             problems.append(f"{other.path.name}: {b.id}: dimension differs from {reference.path.name}")
     tips = {t.id: t for t in other.tips}
     for tip in reference.tips:
         twin = tips.get(tip.id)
-        if twin and (twin.stage, twin.dimension) != (tip.stage, tip.dimension):
-            problems.append(f"{other.path.name}: {tip.id}: stage or dimension differs from {reference.path.name}")
+        if twin and (twin.stage, twin.dimension, twin.question, twin.level) != (
+                tip.stage, tip.dimension, tip.question, tip.level):
+            problems.append(f"{other.path.name}: {tip.id}: stage, dimension, question or level differs"
+                            f" from {reference.path.name}")
     for key, template in reference.messages.items():
         if key in other.messages:
-            want, have = placeholders(template), placeholders(other.messages[key])
+            if isinstance(template, dict) != isinstance(other.messages[key], dict):
+                problems.append(f"{other.path.name}: messages.{key}: plural forms in one language only")
+                continue
+            want, have = placeholders(_other_form(template)), placeholders(_other_form(other.messages[key]))
             if want is not None and have is not None and want != have:
                 problems.append(
                     f"{other.path.name}: messages.{key}: broken placeholder: has {{{', '.join(sorted(have))}}},"
@@ -129,6 +186,11 @@ def check(directory: Path = CONTENT_DIR) -> tuple[list[str], str]:
     return problems, summary
 
 
+def _other_form(template: str | dict[str, str]) -> str:
+    """The form whose placeholders every language shares: the plain text, or the plural "other"."""
+    return template.get("other", "") if isinstance(template, dict) else template
+
+
 def _ids(catalog: Catalog) -> list[str]:
     ids = [f"stage.{s.id}" for s in catalog.stages]
     ids += [c.id for s in catalog.stages for c in s.checklist]
@@ -141,7 +203,7 @@ def _ids(catalog: Catalog) -> list[str]:
 
 def _plain_texts(catalog: Catalog) -> Iterable[tuple[str, str]]:
     for stage in catalog.stages:
-        for field in ("name", "tagline", "meaning", "holds", "next_asks"):
+        for field in ("name", "tagline", "meaning", "holds"):
             yield f"stage.{stage.id}.{field}", getattr(stage, field)
         for item in stage.checklist:
             yield item.id, item.text

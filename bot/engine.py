@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar, TypeVarTuple
 
 from . import scheduler
 from .catalog import Catalog, default_catalogs
@@ -21,6 +22,8 @@ from .flows import COMMANDS, GROUP_TRIGGERS, build_machine
 from .store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Arguments = TypeVarTuple("Arguments")
 
 MAX_INPUT = 4000
 EVENT_MEMORY = timedelta(days=7)
@@ -214,23 +217,25 @@ class AsyncEngine:
     async def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
         return await self._run(self._engine.posted_message, platform, ref, chat_id)
 
-    async def claim_due(self, now, claim_timeout=scheduler.CLAIM_TIMEOUT):
+    async def claim_due(
+        self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT
+    ) -> list[scheduler.Outgoing]:
         return await self._run(self._engine.claim_due, now, claim_timeout)
 
-    async def delivery_sent(self, outgoing, message_id: str, now) -> None:
+    async def delivery_sent(self, outgoing: scheduler.Outgoing, message_id: str, now: datetime) -> None:
         await self._run(self._engine.delivery_sent, outgoing, message_id, now)
 
-    async def delivery_gone(self, outgoing, now):
+    async def delivery_gone(self, outgoing: scheduler.Outgoing, now: datetime) -> list[scheduler.Outgoing]:
         return await self._run(self._engine.delivery_gone, outgoing, now)
 
-    async def release_delivery(self, outgoing) -> None:
+    async def release_delivery(self, outgoing: scheduler.Outgoing) -> None:
         await self._run(self._engine.release_delivery, outgoing)
 
-    async def _run(self, function, *args):
+    async def _run(self, function: Callable[[*Arguments], T], *args: *Arguments) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     @property
-    def catalogs(self):
+    def catalogs(self) -> dict[str, Catalog]:
         return self._engine.catalogs
 
     def close(self) -> None:

@@ -6,18 +6,20 @@ its transitions name; `bot.conversation.Conversation` puts them together.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from transitions import EventData
 
 from .catalog import STAGE_COUNT, Catalog, Question
+from .coaching import Profile
 from .events import Event, Reply
 from .scoring import DONT_KNOW
 from .store import ConversationRow, Store
 
 QUICK = "quick"
-QUESTIONING = ("assessing", "quick_checking")
+QUESTIONING = ("assessing", "revisiting", "quick_checking")
 
 
 @dataclass
@@ -119,13 +121,39 @@ class ConversationBase:
         """After an aside (help, language, result), put the open question back in front of them."""
         raise NotImplementedError
 
+    # What one flow asks of another; each is defined by the flow named, and `Conversation` has them all.
+
+    def ask(self, event: EventData, intro: str = "") -> None:
+        """Puts the question at the cursor on screen (bot/flows/assessment.py)."""
+        raise NotImplementedError
+
+    def offer_skipped(self, event: EventData) -> None:
+        """Offers the skipped questions again before the result (bot/flows/assessment.py)."""
+        raise NotImplementedError
+
+    def begin_assessment(self, team_id: int | None) -> None:
+        """Starts a new assessment, keeping an unfinished one for later (bot/flows/assessment.py)."""
+        raise NotImplementedError
+
+    def suspend_current(self) -> None:
+        """Keeps the open assessment for later and takes it off screen (bot/flows/assessment.py)."""
+        raise NotImplementedError
+
+    @property
+    def profile(self) -> Profile | None:
+        """The stage and dimensions that coaching works from, if any (bot/flows/coaching.py)."""
+        raise NotImplementedError
+
+    def report_team_answer(self, team_id: int) -> None:
+        """Tells the person, and the team's place, that a team answer counted (bot/flows/team.py)."""
+        raise NotImplementedError
+
 
 def as_choice(text: str) -> int | None:
-    """A typed option number, 0 (don't know) to 6, in any script's digits; else None."""
-    if len(text) > 2:
+    """A typed option number, 0 (don't know) to 6: "2", " 2 ", "2.", "2)" or a full-width "２",
+    in any script's digits; else None."""
+    cleaned = unicodedata.normalize("NFKC", text).strip().rstrip(".)").strip()
+    if not cleaned.isdecimal() or len(cleaned) > 1:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        return None
+    value = int(cleaned)
     return value if DONT_KNOW <= value <= STAGE_COUNT else None

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from . import coaching
 from .catalog import STAGE_COUNT, Catalog, Question, Tip
 from .charts import Chart
+from .coaching import Move, Profile
 from .events import Option, Reply
 from .scoring import DONT_KNOW, Result
 from .store import Delivery, Member, Subscription, TeamRecord
@@ -52,6 +54,18 @@ def question(
     return Reply("\n".join(lines), tuple(options), kind="question")
 
 
+def skipped_prompt(catalog: Catalog, count: int) -> Reply:
+    """Before the result: the skipped questions, to answer now or leave unanswered."""
+    return Reply(
+        catalog.message("skipped_prompt", count=count),
+        (
+            Option("/assess", catalog.message("skipped_answer_label", count=count), "/assess"),
+            Option("/result", catalog.message("skipped_result_label"), "/result"),
+        ),
+        kind="question",
+    )
+
+
 NAMES_SHOWN = 3
 
 
@@ -78,7 +92,7 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
             "result_title", stage=stage.id, stages=STAGE_COUNT, name=stage.name, tagline=stage.tagline
         ),
         stage.meaning,
-        "\n".join([catalog.message("result_dimensions_title")] + _dimension_lines(catalog, result)),
+        "\n".join([catalog.message("result_dimensions_title"), *_dimension_lines(catalog, result)]),
     ]
     if result.strongest:
         parts.append(
@@ -94,18 +108,12 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     if result.uneven:
         parts.append(catalog.message("uneven"))
     parts.append(confidence)
-    explanation = [catalog.message("rule", needed=result.needed, known=len(result.known))]
-    if result.held_by_activities:
-        missing = ", ".join(catalog.message(f"activity_{a}") for a in result.held_by_activities)
-        explanation.append(catalog.message("held_by_activities", activities=missing))
-    parts.append(" ".join(explanation))
-    if stage.id < STAGE_COUNT:
-        following = catalog.stage(stage.id + 1)
-        parts.append(
-            catalog.message("next_stage", number=following.id, name=following.name, asks=stage.next_asks)
-        )
-    else:
-        parts.append(catalog.message("top_stage", asks=stage.next_asks))
+    parts.append(catalog.message("rule", needed=result.needed, known=len(result.known)))
+    if result.held_by:
+        parts.append(held(catalog, result))
+    profile = coaching.from_result(result)
+    if profile is not None:
+        parts.append(next_moves(catalog, profile))
     if previous is not None and previous_at is not None:
         parts.append(change(catalog, previous, previous_at, result))
     parts.append(catalog.message("finished_on", date=finished_at[:10]))
@@ -173,13 +181,25 @@ def tip(catalog: Catalog, tip: Tip) -> Reply:
     return Reply(f"{head}\n{tip.text}", _tip_options(catalog, tip), kind="tip")
 
 
-def tip_why(catalog: Catalog, tip: Tip, weakest: bool) -> Reply:
+def tip_why(catalog: Catalog, tip: Tip, profile: Profile | None) -> Reply:
+    return Reply(why_it_fits(catalog, tip, profile), _tip_options(catalog, tip), kind="tip")
+
+
+def why_it_fits(catalog: Catalog, tip: Tip, profile: Profile | None) -> str:
+    """The tip's reason, where the dimension stands, and the answer the tip follows from."""
     stage = catalog.stage(tip.stage)
-    fits = catalog.message(
+    weakest = profile is not None and tip.dimension in profile.weakest
+    lines = [tip.why, catalog.message(
         "tip_fits_weakest" if weakest else "tip_fits",
         stage=stage.id, name=stage.name, dimension=catalog.dimension(tip.dimension).name,
-    )
-    return Reply(f"{tip.why}\n{fits}", _tip_options(catalog, tip), kind="tip")
+    )]
+    question = coaching.follows_from(catalog, profile, tip) if profile is not None else None
+    if profile is not None and question is not None:
+        lines.append(catalog.message(
+            "tip_follows_team" if profile.team else "tip_follows",
+            question=question.text, answer=question.options[profile.answer(question.id) - 1],
+        ))
+    return "\n".join(lines)
 
 
 def tip_feedback(catalog: Catalog, key: str) -> Reply:
@@ -209,9 +229,46 @@ def stage_picker(catalog: Catalog) -> Reply:
     return Reply(catalog.message("pick_stage"), options, kind="question")
 
 
-def roadmap(catalog: Catalog, stage_number: int, done: set[str], tips_done: int) -> Reply:
-    """The current stage's checklist towards the next, with what the person marked done."""
-    stage = catalog.stage(stage_number)
+def held(catalog: Catalog, result: Result) -> str:
+    """Why the stage is below where the dimensions point: defining practices not yet in place
+    (the next moves name them first)."""
+    assert result.base is not None
+    base = catalog.stage(result.base)
+    return catalog.message("held_by", base=base.id, base_name=base.name, stage=result.stage)
+
+
+NEXT_MOVES_SHOWN = 4
+
+
+def next_moves(catalog: Catalog, profile: Profile) -> str:
+    """What the next stage asks: the roadmap's moves the answers do not show in place. When they
+    show every move, the weakest dimensions are what is left to work on."""
+    moves = coaching.roadmap(catalog, profile)
+    if profile.stage == STAGE_COUNT:
+        return "\n".join([catalog.message("top_stage")] + [f"· {m.item.text}" for m in moves])
+    following = catalog.stage(profile.stage + 1)
+    holding = set(profile.held_by)
+    open_moves = sorted((m for m in moves if m.open), key=lambda m: m.item.question not in holding)
+    if not open_moves:
+        weakest = profile.weakest
+        if weakest:
+            return catalog.message("next_all_in_place", number=following.id, name=following.name,
+                                   names=_names(catalog, weakest))
+        return catalog.message("next_all_in_place_even", number=following.id, name=following.name)
+    lines = [catalog.message("next_stage", number=following.id, name=following.name)]
+    lines += [f"· {m.item.text}" for m in open_moves[:NEXT_MOVES_SHOWN]]
+    if len(open_moves) > NEXT_MOVES_SHOWN:
+        lines.append(catalog.message("next_more", count=len(open_moves) - NEXT_MOVES_SHOWN))
+    in_place = sum(1 for m in moves if m.in_place)
+    if in_place:
+        lines.append(catalog.message("next_in_place", count=in_place))
+    return "\n".join(lines)
+
+
+def roadmap(catalog: Catalog, profile: Profile, moves: list[Move], tips_done: int) -> Reply:
+    """The moves from the profile's stage to the next: in place from the answers, marked done by
+    the person, or still open (with a button to mark it done)."""
+    stage = catalog.stage(profile.stage)
     if stage.id < STAGE_COUNT:
         following = catalog.stage(stage.id + 1)
         head = catalog.message("roadmap_title", number=following.id, name=following.name)
@@ -219,14 +276,21 @@ def roadmap(catalog: Catalog, stage_number: int, done: set[str], tips_done: int)
         head = catalog.message("roadmap_title_top", name=stage.name)
     lines = [head]
     options = []
-    for n, item in enumerate(stage.checklist, 1):
-        mark = "✓" if item.id in done else "○"
-        lines.append(f"{mark} {n}. {item.text}")
-        if item.id not in done:
-            options.append(Option(f"/roadmap done {n}", catalog.message("roadmap_mark_label", number=n),
-                                  f"/roadmap done {item.id}"))
-    finished = sum(1 for item in stage.checklist if item.id in done)
-    lines.append(catalog.message("roadmap_progress", done=finished, total=len(stage.checklist), tips=tips_done))
+    for move in moves:
+        if move.in_place:
+            lines.append(f"✓ {move.number}. {move.item.text} {catalog.message('roadmap_in_place')}")
+        else:
+            lines.append(f"{'✓' if move.done else '○'} {move.number}. {move.item.text}")
+        if move.open:
+            options.append(Option(f"/roadmap done {move.number}",
+                                  catalog.message("roadmap_mark_label", number=move.number),
+                                  f"/roadmap done {move.item.id}"))
+    finished = sum(1 for m in moves if not m.open)
+    lines.append(" ".join([
+        catalog.message("roadmap_progress", done=finished, count=len(moves)),
+        catalog.message("tips_done_count", count=tips_done),
+        catalog.message("roadmap_how") if options else "",
+    ]).strip())
     return Reply("\n".join(lines), tuple(options), kind="roadmap")
 
 
@@ -344,9 +408,13 @@ def team_result(
         title = catalog.message("chart_team_title", name=team.name)
         chart = bars_chart(catalog, title, [result.dimensions], (catalog.message("chart_team_legend"),),
                            result.spreads)
-    if result.held_by_activities:
-        missing = ", ".join(catalog.message(f"activity_{a}") for a in result.held_by_activities)
-        parts.append(catalog.message("held_by_activities", activities=missing))
+    if result.detailed and result.stage is not None:
+        as_one = result.as_result()
+        if as_one.held_by:
+            parts.append(held(catalog, as_one))
+        profile = coaching.from_result(as_one, team=True)
+        if profile is not None:
+            parts.append(next_moves(catalog, profile))
     if previous is not None:
         before_team, before = previous
         if before.detailed and result.detailed:
@@ -382,9 +450,9 @@ def home(
     previous: tuple[str, Result] | None, in_progress: int | None, roadmap: tuple[int, int, int] | None,
 ) -> Reply:
     parts = [catalog.message("home_title")]
-    if latest is not None and latest[1].stage is not None:
+    if latest is not None and (number := latest[1].stage) is not None:
         at, result = latest
-        stage = catalog.stage(result.stage)  # type: ignore[arg-type]
+        stage = catalog.stage(number)
         parts.append(catalog.message("home_stage", stage=stage.id, name=stage.name, tagline=stage.tagline,
                                      date=at[:10]))
         if previous is not None:
@@ -395,7 +463,8 @@ def home(
         parts.append(catalog.message("home_in_progress", number=in_progress, total=len(catalog.questions)))
     if roadmap is not None:
         done, total, tips = roadmap
-        parts.append(catalog.message("home_roadmap", done=done, total=total, tips=tips))
+        parts.append(" ".join([catalog.message("home_roadmap", done=done, count=total),
+                               catalog.message("tips_done_count", count=tips)]))
     options = [
         Option("/assess", catalog.message("home_assess_label"), "/assess"),
         Option("/tips", catalog.message("tips_label"), "/tips"),
@@ -405,12 +474,13 @@ def home(
     return Reply("\n\n".join(parts), tuple(options), kind="home")
 
 
-def weekly_tip(catalog: Catalog, tip: Tip, late: bool = False, preview: bool = False) -> Reply:
-    """A channel's tip of the week: what to do, why it fits, and feedback buttons."""
+def weekly_tip(catalog: Catalog, tip: Tip, profile: Profile | None = None, late: bool = False,
+               preview: bool = False) -> Reply:
+    """A channel's tip of the week: what to do, why it fits its team, and feedback buttons."""
     stage = catalog.stage(tip.stage)
     head = catalog.message("weekly_tip_header", stage=stage.id, name=stage.name,
                            dimension=catalog.dimension(tip.dimension).name)
-    parts = [head, tip.text, catalog.message("weekly_why", why=tip.why)]
+    parts = [head, tip.text, catalog.message("weekly_why", why=why_it_fits(catalog, tip, profile))]
     if late:
         parts.append(catalog.message("weekly_late"))
     if preview:
@@ -424,9 +494,9 @@ def weekly_tip(catalog: Catalog, tip: Tip, late: bool = False, preview: bool = F
 
 
 def weekly_status(catalog: Catalog, subscription: Subscription, next_slot: str,
-                  profile: tuple[int, list[str]] | None) -> Reply:
+                  profile: Profile | None) -> Reply:
     day = catalog.message("weekdays").split("|")[subscription.weekday]
-    stage = catalog.stage(profile[0]).name if profile else "?"
+    stage = catalog.stage(profile.stage).name if profile else "?"
     text = catalog.message(
         f"weekly_status_{subscription.status}", day=day, at=subscription.at, zone=subscription.zone,
         lang=subscription.lang, stage=stage, next=next_slot,

@@ -14,13 +14,17 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import render
 from .catalog import Catalog
 from .events import Reply
-from .flows.weekly import CHANNEL, next_channel_tip
+from .flows.weekly import CHANNEL, channel_profile, next_channel_tip
 from .store import Store, Subscription
 from .weekly import LATE_LIMIT, Schedule
+
+if TYPE_CHECKING:
+    from .engine import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime,
               claim_timeout: timedelta = CLAIM_TIMEOUT) -> list[Outgoing]:
     """Claims every delivery that is due, and returns what to send. Run in one transaction."""
     stamp = now.isoformat(timespec="seconds")
-    outgoing = [o for o in _reclaim_stale(store, catalogs, now, claim_timeout) if o is not None]
+    outgoing = _reclaim_stale(store, catalogs, now, claim_timeout)
     for subscription in store.active_subscriptions():
         schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
         period = schedule.period(now)
@@ -63,21 +67,22 @@ def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime,
             store.claim_delivery(subscription.id, period, None, "skipped", due, stamp, late=True)
             continue
         catalog = catalogs[subscription.lang]
-        tip = next_channel_tip(store, catalog, subscription)
-        if tip is None:
+        chosen = next_channel_tip(store, catalog, subscription)
+        if chosen is None:
             continue
+        tip, profile = chosen
         late = now - slot > ON_TIME
         if store.claim_delivery(subscription.id, period, tip.id, "claimed", due, stamp, late):
             store.set_tip_status(subscription.platform, subscription.chat_id, CHANNEL, tip.id, "shown", stamp)
             outgoing.append(Outgoing(subscription.platform, subscription.chat_id,
-                                     render.weekly_tip(catalog, tip, late=late), subscription.id, period))
+                                     render.weekly_tip(catalog, tip, profile, late=late), subscription.id, period))
     return outgoing
 
 
 def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime,
-                   claim_timeout: timedelta) -> list[Outgoing | None]:
+                   claim_timeout: timedelta) -> list[Outgoing]:
     stamp = now.isoformat(timespec="seconds")
-    found = []
+    found: list[Outgoing] = []
     for delivery in store.stale_claims((now - claim_timeout).isoformat(timespec="seconds")):
         subscription = _subscription(store, delivery.subscription_id)
         if subscription is None or subscription.status != "active" or delivery.tip_id is None:
@@ -85,7 +90,8 @@ def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime,
             continue
         store.reclaim_delivery(delivery.subscription_id, delivery.period, stamp)
         catalog = catalogs[subscription.lang]
-        reply = render.weekly_tip(catalog, catalog.tip(delivery.tip_id), late=delivery.late)
+        profile = channel_profile(store, catalog, subscription)
+        reply = render.weekly_tip(catalog, catalog.tip(delivery.tip_id), profile, late=delivery.late)
         found.append(Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, delivery.period))
     return found
 
@@ -118,7 +124,7 @@ class Scheduler:
     platforms' senders, a few at a time (the senders keep each platform's rate limits). Every
     wait on the clock is a parameter, so that tests of these rules need not wait."""
 
-    def __init__(self, engine, senders: dict[str, Sender], clock: Callable[[], datetime] | None = None,
+    def __init__(self, engine: AsyncEngine, senders: dict[str, Sender], clock: Callable[[], datetime] | None = None,
                  every: float = TICK, attempts: int = 4, backoff: float = 1.0, parallel: int = 32,
                  claim_timeout: timedelta = CLAIM_TIMEOUT) -> None:
         self.engine, self.senders = engine, senders
@@ -128,7 +134,7 @@ class Scheduler:
         self._parallel = asyncio.Semaphore(parallel)
 
     @classmethod
-    def from_environment(cls, engine, senders: dict[str, Sender]) -> Scheduler:
+    def from_environment(cls, engine: AsyncEngine, senders: dict[str, Sender]) -> Scheduler:
         """STAGECOACH_SCHEDULER_TICK and STAGECOACH_CLAIM_TIMEOUT, in seconds, when set."""
         every = float(os.environ.get("STAGECOACH_SCHEDULER_TICK") or TICK)
         timeout = os.environ.get("STAGECOACH_CLAIM_TIMEOUT")

@@ -38,10 +38,12 @@ class ConversationRow:
 
 @dataclass(frozen=True)
 class AssessmentRecord:
+    """A finished assessment: when it ended, and its result."""
+
     id: int
     started_at: str
-    finished_at: str | None
-    result: dict | None
+    finished_at: str
+    result: dict
     team_id: int | None = None
 
 
@@ -117,13 +119,13 @@ class Store:
     def _create_schema(self) -> None:
         db = self.db
         with db.atomic():
-            db["users"].create(
+            db.table("users").create(
                 {"platform": str, "user_id": str, "lang": str, "name": str, "created_at": str},
                 pk=("platform", "user_id"),
                 not_null={"platform", "user_id", "created_at"},
                 if_not_exists=True,
             )
-            db["conversations"].create(
+            db.table("conversations").create(
                 {
                     "platform": str,
                     "chat_id": str,
@@ -143,7 +145,7 @@ class Store:
                 not_null={"platform", "chat_id", "user_id", "state", "cursor"},
                 if_not_exists=True,
             )
-            db["assessments"].create(
+            db.table("assessments").create(
                 {
                     "id": int,
                     "platform": str,
@@ -160,7 +162,7 @@ class Store:
                 not_null={"platform", "chat_id", "user_id", "started_at"},
                 if_not_exists=True,
             )
-            db["teams"].create(
+            db.table("teams").create(
                 {
                     "id": int,
                     "platform": str,
@@ -179,13 +181,13 @@ class Store:
                 not_null={"platform", "chat_id", "name", "code", "starter_id", "lang", "status", "created_at"},
                 if_not_exists=True,
             )
-            db["team_members"].create(
+            db.table("team_members").create(
                 {"team_id": int, "platform": str, "user_id": str, "joined_at": str, "left_at": str},
                 pk=("team_id", "user_id"),
                 foreign_keys=[("team_id", "teams", "id")],
                 if_not_exists=True,
             )
-            db["subscriptions"].create(
+            db.table("subscriptions").create(
                 {
                     "id": int, "platform": str, "chat_id": str, "lang": str, "stage": int, "weekday": int,
                     "at": str, "zone": str, "status": str, "champion_id": str, "created_at": str,
@@ -194,7 +196,7 @@ class Store:
                 not_null={"platform", "chat_id", "lang", "weekday", "at", "zone", "status", "champion_id"},
                 if_not_exists=True,
             )
-            db["deliveries"].create(
+            db.table("deliveries").create(
                 {
                     "subscription_id": int, "period": str, "tip_id": str, "status": str, "due_at": str,
                     "claimed_at": str, "sent_at": str, "late": int, "message_id": str,
@@ -203,32 +205,32 @@ class Store:
                 foreign_keys=[("subscription_id", "subscriptions", "id")],
                 if_not_exists=True,
             )
-            db["champions"].create(
+            db.table("champions").create(
                 {"platform": str, "user_id": str, "added_by": str, "at": str},
                 pk=("platform", "user_id"),
                 if_not_exists=True,
             )
-            db["subscriptions"].create_index(["platform", "chat_id"], unique=True, if_not_exists=True)
-            db["teams"].create_index(["platform", "code"], unique=True, if_not_exists=True)
-            db["teams"].create_index(["platform", "chat_id", "status"], if_not_exists=True)
-            db["answers"].create(
+            db.table("subscriptions").create_index(["platform", "chat_id"], unique=True, if_not_exists=True)
+            db.table("teams").create_index(["platform", "code"], unique=True, if_not_exists=True)
+            db.table("teams").create_index(["platform", "chat_id", "status"], if_not_exists=True)
+            db.table("answers").create(
                 {"assessment_id": int, "question_id": str, "value": int, "answered_at": str},
                 pk=("assessment_id", "question_id"),
                 foreign_keys=[("assessment_id", "assessments", "id")],
                 if_not_exists=True,
             )
-            db["events"].create(
+            db.table("events").create(
                 {"key": str, "platform": str, "user_id": str, "replies": str, "handled_at": str,
                  "delivered_at": str},
                 pk="key",
                 if_not_exists=True,
             )
-            db["posted_messages"].create(
+            db.table("posted_messages").create(
                 {"platform": str, "ref": str, "chat_id": str, "message_id": str, "at": str},
                 pk=("platform", "ref", "chat_id"),
                 if_not_exists=True,
             )
-            db["tip_feedback"].create(
+            db.table("tip_feedback").create(
                 {
                     "platform": str,
                     "chat_id": str,
@@ -240,15 +242,15 @@ class Store:
                 pk=("platform", "chat_id", "user_id", "tip_id"),
                 if_not_exists=True,
             )
-            db["roadmap"].create(
+            db.table("roadmap").create(
                 {"platform": str, "chat_id": str, "user_id": str, "item_id": str, "at": str},
                 pk=("platform", "chat_id", "user_id", "item_id"),
                 if_not_exists=True,
             )
-            db["assessments"].create_index(
+            db.table("assessments").create_index(
                 ["platform", "chat_id", "user_id", "finished_at"], if_not_exists=True
             )
-            db["events"].create_index(["platform", "user_id"], if_not_exists=True)
+            db.table("events").create_index(["platform", "user_id"], if_not_exists=True)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # Events: idempotency
@@ -360,7 +362,8 @@ class Store:
     def set_tip_status(self, platform: str, chat_id: str, user_id: str, tip_id: str, status: str, at: str) -> None:
         self.conn.execute(
             "INSERT INTO tip_feedback (platform, chat_id, user_id, tip_id, status, at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, chat_id, user_id, tip_id) DO UPDATE SET status = excluded.status, at = excluded.at",
+            " ON CONFLICT (platform, chat_id, user_id, tip_id)"
+            " DO UPDATE SET status = excluded.status, at = excluded.at",
             [platform, chat_id, user_id, tip_id, status, at],
         )
 
@@ -395,7 +398,7 @@ class Store:
             "INSERT INTO assessments (platform, chat_id, user_id, started_at, team_id) VALUES (?, ?, ?, ?, ?)",
             [platform, chat_id, user_id, at, team_id],
         )
-        return int(cursor.lastrowid)
+        return _inserted(cursor)
 
     def assessment_team(self, assessment_id: int) -> int | None:
         row = self.conn.execute("SELECT team_id FROM assessments WHERE id = ?", [assessment_id]).fetchone()
@@ -468,7 +471,7 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
             [platform, chat_id, name, code, starter_id, lang, at],
         )
-        return int(cursor.lastrowid)
+        return _inserted(cursor)
 
     def code_taken(self, platform: str, code: str) -> bool:
         row = self.conn.execute("SELECT 1 FROM teams WHERE platform = ? AND code = ?", [platform, code])
@@ -500,7 +503,11 @@ class Store:
             f" result FROM teams WHERE {where} ORDER BY id DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
-        return [TeamRecord(*r[:10], json.loads(r[10]) if r[10] else None) for r in rows]
+        return [
+            TeamRecord(id_, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at,
+                       json.loads(result) if result else None)
+            for id_, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at, result in rows
+        ]
 
     def add_member(self, team_id: int, platform: str, user_id: str, at: str) -> None:
         self.conn.execute(
@@ -596,7 +603,10 @@ class Store:
             f" WHERE {where} ORDER BY due_at DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
-        return [Delivery(*r[:7], bool(r[7])) for r in rows]
+        return [
+            Delivery(subscription_id, period, tip_id, status, due_at, claimed_at, sent_at, bool(late))
+            for subscription_id, period, tip_id, status, due_at, claimed_at, sent_at, late in rows
+        ]
 
     def claim_delivery(
         self, subscription_id: int, period: str, tip_id: str | None, status: str, due_at: str, now: str, late: bool
@@ -651,7 +661,7 @@ class Store:
             [team_code, team_code, since, since, until, until],
         ).fetchall()
         keys = ("platform", "user_id", "assessment_id", "team_code", "started_at", "finished_at")
-        return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r[:6], strict=True)) | {"result": json.loads(r[6])} for r in rows]
 
     def export_teams(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
         rows = self.conn.execute(
@@ -661,10 +671,16 @@ class Store:
             [team_code, team_code, since, since, until, until],
         ).fetchall()
         keys = ("platform", "team_code", "team_name", "place", "created_at", "closed_at")
-        return [dict(zip(keys, r[:6])) | {"result": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r[:6], strict=True)) | {"result": json.loads(r[6])} for r in rows]
 
     def close_team(self, team_id: int, stage: int | None, result: dict, at: str) -> None:
         self.conn.execute(
             "UPDATE teams SET status = 'closed', closed_at = ?, stage = ?, result = ? WHERE id = ?",
             [at, stage, json.dumps(result), team_id],
         )
+
+
+def _inserted(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just added."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid

@@ -1,17 +1,18 @@
 """The team rule: members' answers combined into a team result, without exposing any member.
 
-Per dimension the team is at the lower median of its members' stages for that dimension, and
+Per dimension the team is at the middle value of its members' stages for that dimension, and
 the spread is the lowest and highest of them. The overall team stage follows the personal rule
-on those medians (bot/scoring.py), with the Formalized activities taken at the members' median
-answer. Dimensions where members are two or more stages apart are disagreements: worth a talk.
+on those values (bot/scoring.py), with each question taken at the members' middle answer.
+Dimensions where members are two or more stages apart are disagreements: worth a talk.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .catalog import Question
-from .scoring import DONT_KNOW, FORMALIZED_ACTIVITIES, Result, dimension_stage, overall, score
+from .scoring import DONT_KNOW, Result, dimension_stage, overall, score
 
 DISAGREEMENT_GAP = 2
 MIN_VISIBLE = 3
@@ -23,7 +24,9 @@ class TeamResult:
     participants: int
     dimensions: dict[str, int | None]
     spreads: dict[str, tuple[int, int] | None]
-    held_by_activities: tuple[str, ...]
+    held_by: tuple[str, ...] = ()
+    base: int | None = None
+    answers: dict[str, int] = field(default_factory=dict)
 
     @property
     def disagreements(self) -> tuple[str, ...]:
@@ -38,26 +41,30 @@ class TeamResult:
         return self.participants >= MIN_VISIBLE
 
     def as_result(self) -> Result:
-        """The team as one respondent, for the same rendering of stages and change."""
-        return Result(self.stage, self.dimensions, 0, 0, self.held_by_activities)
+        """The team as one respondent, for the same rendering of stages, change and coaching."""
+        return Result(self.stage, self.dimensions, 0, 0, self.held_by, self.base, self.answers)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "stage": self.stage,
             "participants": self.participants,
             "dimensions": self.dimensions,
             "spreads": {d: list(s) if s else None for d, s in self.spreads.items()},
-            "held_by_activities": list(self.held_by_activities),
+            "held_by": list(self.held_by),
+            "base": self.base,
+            "answers": self.answers,
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> TeamResult:
+    def from_dict(cls, data: dict[str, Any]) -> TeamResult:
         return cls(
             stage=data["stage"],
             participants=data["participants"],
             dimensions=data["dimensions"],
             spreads={d: tuple(s) if s else None for d, s in data["spreads"].items()},
-            held_by_activities=tuple(data["held_by_activities"]),
+            held_by=tuple(data.get("held_by", data.get("held_by_activities", ()))),
+            base=data.get("base", data["stage"]),
+            answers=dict(data.get("answers", {})),
         )
 
 
@@ -71,9 +78,8 @@ def aggregate(questions: Sequence[Question], members: Sequence[Mapping[str, int]
         stages = [s for r in results if (s := r.dimensions.get(dimension)) is not None]
         dimensions[dimension] = dimension_stage(stages)
         spreads[dimension] = (min(stages), max(stages)) if stages else None
-    activities = {
-        q: dimension_stage([a.get(q, DONT_KNOW) for a in members]) or DONT_KNOW
-        for q in FORMALIZED_ACTIVITIES
+    answers = {
+        q.id: dimension_stage([a.get(q.id, DONT_KNOW) for a in members]) or DONT_KNOW for q in questions
     }
-    stage, held = overall(dimensions, activities)
-    return TeamResult(stage, len(members), dimensions, spreads, held)
+    stage, base, held = overall(questions, dimensions, answers)
+    return TeamResult(stage, len(members), dimensions, spreads, held, base, answers)

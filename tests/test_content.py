@@ -12,7 +12,6 @@ import pytest
 
 from bot.catalog import CONTENT_DIR, default_catalogs
 from bot.content_check import MIN_TIPS_PER_CELL, check
-from bot.scoring import FORMALIZED_ACTIVITIES
 
 BOT_DIR = Path(__file__).parents[1] / "bot"
 
@@ -137,6 +136,45 @@ def test_broken_placeholders_are_caught(tmp_path, content):
     assert f"nl.toml: {content['nl']['tips'][0]['id']}: broken placeholder: this text is never filled in" in problems
 
 
+def test_a_missing_plural_form_is_caught(tmp_path, content):
+    content["nl"]["messages"]["team_participants"].pop("one")
+    content["en"]["messages"]["tips_done_count"]["few"] = "{count} tips"
+    problems, _ = check(write(tmp_path, content))
+    assert "nl.toml: messages.team_participants: plural form 'one' is missing" in problems
+    assert "en.toml: messages.tips_done_count: 'few' is not a plural form of en" in problems
+
+
+def test_counts_read_right_in_both_languages():
+    catalogs = default_catalogs()
+    assert catalogs["en"].message("team_participants", count=1) == "Based on the answers of 1 participant."
+    assert "3 participants" in catalogs["en"].message("team_participants", count=3)
+    assert "1 deelnemer" in catalogs["nl"].message("team_participants", count=1)
+    assert "3 deelnemers" in catalogs["nl"].message("team_participants", count=3)
+    assert catalogs["en"].message("tips_done_count", count=1) == "1 tip done."
+
+
+def test_a_roadmap_that_leaves_out_a_defining_practice_of_the_next_stage_is_caught(tmp_path, content):
+    checklist = content["en"]["stages"][2]["checklist"]
+    checklist[:] = [item for item in checklist if item.get("question") != "leadership.sponsor"]
+    problems, _ = check(write(tmp_path, content))
+    assert "en.toml: stage 3: no roadmap move for the defining practice 'leadership.sponsor'" in problems
+
+
+def test_links_to_questions_are_checked(tmp_path, content):
+    linked = [t for t in content["en"]["tips"] if "question" in t]
+    linked[0]["question"] = "culture.openness" if linked[0]["dimension"] != "culture" else "tools.platforms"
+    linked[1]["level"] = 9
+    twin = next(t for t in content["nl"]["tips"] if t["id"] == linked[2]["id"])
+    twin["level"] = 7 - twin["level"]
+    content["en"]["stages"][0]["checklist"][0]["question"] = "strategy.vision"
+    problems, _ = check(write(tmp_path, content))
+    assert any(p.startswith(f"en.toml: {linked[0]['id']}: question '") for p in problems)
+    assert f"en.toml: {linked[1]['id']}: level 9 is not 2..6" in problems
+    assert any(p.startswith(f"nl.toml: {linked[2]['id']}: stage, dimension, question or level differs")
+               for p in problems)
+    assert "en.toml: planning.1: unknown question 'strategy.vision'" in problems
+
+
 def test_invalid_toml_is_reported_with_its_file(tmp_path, content):
     write(tmp_path, content)
     (tmp_path / "nl.toml").write_text("[meta\nlang = 'nl'", encoding="utf-8")
@@ -171,5 +209,22 @@ def test_every_message_the_code_names_exists_in_every_language():
         missing = used - set(catalog.messages)
         assert not missing, (catalog.lang, missing)
         dynamic = [f"confidence_{level}" for level in ("high", "medium", "low")]
-        dynamic += [f"activity_{question}" for question in FORMALIZED_ACTIVITIES]
         assert set(dynamic) <= set(catalog.messages), catalog.lang
+
+
+def test_dutch_uses_the_stage_names_and_taglines_its_users_know():
+    stages = default_catalogs()["nl"].stages
+    assert [(s.name, s.tagline) for s in stages] == [
+        ("Planning", "Leren door te luisteren"),
+        ("Aanwezigheid", "Maak je zichtbaar"),
+        ("Deelname", "Dialoog zorgt voor waardevolle relaties"),
+        ("Geformaliseerd", "Klaarstomen voor schaalvergroting"),
+        ("Strategisch", "Een Social Business worden"),
+        ("Samengevoegd", "Social Business"),
+    ]
+
+
+def test_dutch_keeps_social_as_a_loanword():
+    """"Sociaal" reads as social responsibility in Dutch: social media stay "social media"."""
+    text = (CONTENT_DIR / "nl.toml").read_text(encoding="utf-8").casefold()
+    assert not re.findall(r"\bsocia(?:al|le)\b", text)

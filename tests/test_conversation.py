@@ -19,7 +19,7 @@ def test_all_ones_is_planning_and_all_sixes_is_converged(engine, questions):
 
 
 def test_a_mixed_profile_lands_between_and_is_explained(ann, questions):
-    values = [3, 4, 4, 3, 4, 4, 3, 3, 4, 2, 4, 3, 3, 4, 3, 3, 4, 6, 5, 3, 3][:questions]
+    values = [3, 4, 3, 3, 3, 3, 2, 3, 4, 3, 3, 3, 4, 3, 3, 3, 3, 4, 6, 5, 3, 2]
     result = ann.answer_all(values)[-1]
     assert result.kind == "result"
     assert "stage 3 of 6: Engagement" in result.text
@@ -67,13 +67,59 @@ def test_back_returns_to_the_previous_question_showing_the_earlier_answer(ann):
     assert "first question" in ann.text
 
 
-def test_skip_moves_on_and_counts_as_unanswered(ann, questions):
+def test_skipped_questions_are_offered_again_before_the_result(ann, questions):
     ann.send("/assess")
     ann.send("/skip")
     assert "Question 2 of" in ann.text
+    ann.send("2")
+    ann.send("/skip")
+    for _ in range(questions - 3):
+        ann.send("2")
+    assert ann.replies[-1].kind == "question"
+    assert "You skipped 2 questions" in ann.text
+    assert [o.value for o in ann.replies[-1].options] == ["/assess", "/result"]
+    ann.press_option("/assess")
+    assert "Question 1 of" in ann.text
+    ann.send("3")
+    assert "Question 3 of" in ann.text
+    ann.send("3")
+    assert ann.replies[-1].kind == "result"
+    assert f"You answered {questions} of {questions}" in ann.text
+
+
+def test_a_skipped_question_counts_as_unanswered_only_when_the_person_declines(ann, questions):
+    ann.send("/assess")
+    ann.send("/skip")
     for _ in range(questions - 1):
         ann.send("2")
+    assert "You skipped 1 question." in ann.text
+    ann.send("/help")
+    assert "You skipped 1 question." in ann.replies[-1].text
+    ann.send("no")
+    assert ann.replies[-1].kind == "result"
     assert f"You answered {questions - 1} of {questions}" in ann.text
+
+
+def test_skipping_the_last_question_offers_it_again(ann, questions):
+    ann.send("/assess")
+    for _ in range(questions - 1):
+        ann.send("4")
+    ann.send("/skip")
+    assert "You skipped 1 question." in ann.text
+    ann.send("yes")
+    assert f"Question {questions} of" in ann.text
+    ann.send("/skip")
+    assert ann.replies[-1].kind == "result"
+    assert f"You answered {questions - 1} of {questions}" in ann.text
+
+
+@pytest.mark.parametrize("typed", ["2.", " 2 ", "２", "2)"])
+def test_a_number_typed_with_a_dot_spaces_or_full_width_is_read_as_that_number(ann, typed):
+    ann.send("/assess")
+    ann.send(typed)
+    assert "Question 2 of" in ann.text
+    ann.send("/back")
+    assert "Your answer before: 2" in ann.text
 
 
 def test_restart_begins_a_fresh_assessment(ann):

@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
             for _ in range(KILLS):
                 # Somewhere in the middle of the conversations, however slow the machine is.
                 target = len(fake.sent) + rng.randint(50, 400)
-                await fake.until(lambda: len(fake.sent) >= target or people.done(), "the bot to carry on")
+                await fake.until(lambda target=target: len(fake.sent) >= target or people.done(), "the bot to carry on")
                 if people.done():
                     break
                 process.send_signal(signal.SIGKILL)
@@ -89,7 +89,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
                 process = start()
                 restarts.happened()
                 # Whatever the dead process had sent has reached the fake once the new one calls it.
-                await fake.until(lambda: any(method == "getMe" for method, _ in fake.calls[calls:]),
+                await fake.until(lambda calls=calls: any(method == "getMe" for method, _ in fake.calls[calls:]),
                                  "the bot to start again")
                 for chat in groups:
                     if claimed[chat] and tips(fake, chat) > counted[chat]:
@@ -118,7 +118,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
             assert len(finished) == 1, user
             answers = dict(check.execute("SELECT question_id, value FROM answers WHERE assessment_id = ?",
                                          [finished[0][0]]).fetchall())
-            assert answers == {q.id: v for q, v in zip(catalog.questions, picked)}, user
+            assert answers == {q.id: v for q, v in zip(catalog.questions, picked, strict=True)}, user
     engine.store.close()
 
 

@@ -164,7 +164,8 @@ async def test_app_home_shows_the_stage_and_offers_the_next_steps(app, fake):
     assert "You don't have a result yet" in home and "Start or resume the assessment" in home
     buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
     payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": BO}, "api_app_id": APP,
-               "trigger_id": "13345224609.738474920.8088930838d88f008e0", "container": {"type": "view", "view_id": "V1"},
+               "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+               "container": {"type": "view", "view_id": "V1"},
                "actions": [{**buttons[0], "block_id": "b", "action_ts": "1767000001.000001"}]}
     assert (await app.post(urlencode({"payload": json.dumps(payload)}), FORM)).status_code == 200
     await fake.message(im(BO), "Question 1 of")
@@ -218,7 +219,8 @@ async def test_a_team_assessment_in_a_channel_with_three_members(app, fake, ques
         assert (await app.click(user, invite, "Take part")).status_code == 200
         await fake.message(im(user), "answering for team", after=seen)
         await answer_all(app, user, value, questions)
-        await fake.until(lambda: f"Answered ({answered})" in progress(), lambda: f"Answered ({answered}): {progress()}")
+        await fake.until(lambda answered=answered: f"Answered ({answered})" in progress(),
+                         lambda answered=answered: f"Answered ({answered}): {progress()}")
     assert "Ann" in progress() and "Bo" in progress() and "Kim" in progress()
     seen = len(fake.to(CHANNEL))
     await app.command(BO, "team close", channel=CHANNEL)
@@ -320,8 +322,8 @@ def test_stagecoach_run_serves_slack_in_http_mode(tmp_path):
         env = {**os.environ, "SLACK_BOT_TOKEN": server.token, "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": server.api_url, "PORT": str(port), "STAGECOACH_DB": str(tmp_path / "run.db")}
         env.pop("TELEGRAM_BOT_TOKEN", None)
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = await asyncio.to_thread(subprocess.Popen, [sys.executable, "-m", "bot.cli", "run"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = App.__new__(App)
         client.url = f"http://127.0.0.1:{port}/slack/events"
         try:

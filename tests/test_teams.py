@@ -19,7 +19,7 @@ from bot.testing import ChatClient
 QUESTIONS = default_catalogs()["en"].questions
 DIMENSIONS = list(dict.fromkeys(q.dimension for q in QUESTIONS))
 answers_strategy = st.lists(st.integers(0, 6), min_size=len(QUESTIONS), max_size=len(QUESTIONS)).map(
-    lambda values: {q.id: v for q, v in zip(QUESTIONS, values)})
+    lambda values: {q.id: v for q, v in zip(QUESTIONS, values, strict=True)})
 
 
 def by_dimension(**stages: int) -> dict[str, int]:
@@ -36,9 +36,9 @@ def test_the_team_rule_on_a_hand_computed_example():
     ]
     team = aggregate(QUESTIONS, members)
     assert team.participants == 4
-    assert team.dimensions["strategy"] == 3  # lower median of 2, 3, 4, 5
+    assert team.dimensions["strategy"] == 4  # the middle of 2, 3, 4, 5, halfway counting up
     assert team.spreads["strategy"] == (2, 5)
-    assert team.dimensions["listening"] == 2 and team.spreads["listening"] == (1, 4)
+    assert team.dimensions["listening"] == 3 and team.spreads["listening"] == (1, 4)
     assert team.dimensions["tools"] == 4 and team.spreads["tools"] == (4, 5)
     assert team.disagreements == ("strategy", "listening")
     assert team.stage == 3
@@ -95,6 +95,32 @@ def test_a_named_team_from_start_to_close(engine, questions):
     assert "has closed" in ChatClient(engine, "zed").send(f"/team join {code}")[-1].text
 
 
+def test_a_team_result_names_its_next_moves_from_the_members_middle_answers(engine, questions):
+    catalog = engine.catalogs["en"]
+    sponsor_in_place = [4 if q.id == "leadership.sponsor" else 3 for q in catalog.questions]
+    members = [ChatClient(engine, name, lang="en") for name in ("ann", "bo", "kim")]
+    members[0].send("/team new Sales")
+    code = code_of(members[0])
+    for member in members[1:]:
+        member.send(f"/team join {code}")
+    for member in members:
+        for value in sponsor_in_place:
+            member.send(str(value))
+    result = members[0].send("/team close")[0].text
+    moves = {item.question: item.text for item in catalog.stage(3).checklist}
+    asks = result[result.index("What stage 4, Formalized, asks of you next:"):]
+    assert moves["organisation.hub"] in asks and moves["leadership.sponsor"] not in asks
+
+
+def test_a_team_of_one_reads_as_one_participant(engine, questions):
+    ann = ChatClient(engine, "ann", lang="en")
+    ann.send("/team new Solo")
+    answer_all(ann, 3, questions)
+    result = ann.send("/team close")[0].text
+    assert "Based on the answers of 1 participant." in result
+    assert "asks of you next" not in result
+
+
 def test_team_output_never_shows_an_individual(engine, questions):
     ann, bo = ChatClient(engine, "ann"), ChatClient(engine, "bo")
     ann.send("/team new Duo")
@@ -112,12 +138,12 @@ def test_a_member_compares_themselves_with_the_closed_team(engine, questions):
     members = [ChatClient(engine, n) for n in ("ann", "bo", "kim")]
     members[0].send("/team new Trio")
     code = code_of(members[0])
-    for member, value in zip(members, (2, 3, 4)):
+    for member, value in zip(members, (2, 3, 4), strict=True):
         if member is not members[0]:
             member.send(f"/team join {code}")
         answer_all(member, value, questions)
     members[0].send("/team close")
-    result, compare = members[1].send("/team status")
+    _, compare = members[1].send("/team status")
     assert compare.kind == "team_compare" and compare.chart.series[1][0] == 3
     assert compare.chart.legend == ("Team (median)", "You")
 

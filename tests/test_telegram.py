@@ -164,7 +164,8 @@ async def test_a_team_assessment_in_a_group_with_three_members(fake, bot, questi
     for answered, (user, label) in enumerate(((ANN, "2"), (BO, "3"), (KIM, "5")), 1):
         await say(fake, user, f"/start {payload}", "answering for team “Marketing”")
         await answer_all(fake, user, label, questions)
-        await fake.until(lambda: f"Answered ({answered})" in progress(), lambda: f"Answered ({answered}): {progress()}")
+        await fake.until(lambda answered=answered: f"Answered ({answered})" in progress(),
+                         lambda answered=answered: f"Answered ({answered}): {progress()}")
     assert "Ann" in progress() and "Bo" in progress() and "Kim" in progress()
     await say(fake, BO, "/team_close", "Only the person who started", chat=GROUP, chat_type="supergroup")
     fake.admins.add((GROUP, ROOT))

@@ -94,6 +94,28 @@ def test_a_channel_is_coached_at_its_last_team_stage_unless_told_otherwise(tmp_p
     assert "stopped" in admin.send("/tips stop")[0].text
 
 
+def test_a_channel_is_coached_from_its_teams_middle_answers(tmp_path):
+    moment = Moment(MONDAY - timedelta(days=3))
+    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    catalog = engine.catalogs["en"]
+    admin = ChatClient(engine, "11", chat="-7", platform="telegram", group=True, admin=True, lang="en")
+    admin.send("/team")
+    code = admin.replies[-1].options[0].value.split()[-1]
+    weak_tools = [1 if q.dimension == "tools" else 4 for q in catalog.questions]
+    for user in ("21", "22", "23"):
+        member = ChatClient(engine, user, platform="telegram", lang="en")
+        member.send(f"/team join {code}")
+        for value in weak_tools:
+            member.send(str(value))
+    admin.send("/team close")
+    admin.send("/tips subscribe en")
+    preview = admin.send("/tips preview")[0].text
+    assert "Tip of the week for stage 1 Planning · Tools & integration" in preview
+    assert "your weakest dimension" in preview
+    assert "It follows from your team's middle answer to" in preview
+    assert any(f"“{q.text}”: “{q.options[0]}”" in preview for q in catalog.questions if q.dimension == "tools")
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     server = FakeTelegram()
@@ -318,8 +340,8 @@ def test_stagecoach_sends_what_is_due_when_it_starts(tmp_path, command):
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": server.token, "TELEGRAM_API_URL": server.url,
                "STAGECOACH_DB": str(db)}
         env.pop("SLACK_BOT_TOKEN", None)
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", command], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = await asyncio.to_thread(subprocess.Popen, [sys.executable, "-m", "bot.cli", command], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             await server.message(int(chat(700)), "Tip of the week")
         finally:

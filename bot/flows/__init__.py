@@ -72,5 +72,6 @@ def build_machine() -> Machine:
     )
     transitions = [t for flow in FLOWS for t in flow.TRANSITIONS]
     # A state's own transitions are tried before the catch-alls that apply anywhere.
-    machine.add_transitions(sorted(transitions, key=lambda t: t["source"] == "*"))
+    transitions.sort(key=lambda t: t["source"] == "*")
+    machine.add_transitions(transitions)
     return machine

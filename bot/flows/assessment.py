@@ -9,30 +9,49 @@ from ..coaching import QUICK_CHECK
 from ..model import QUESTIONING, ConversationBase, as_choice
 from ..scoring import Result, score
 
-STATES = ["assessing"]
+STATES = ["assessing", "reviewing_skipped", "revisiting"]
 
 
-def answering(state: str, done: str, finish: list[str]) -> list[dict]:
+def answering(state: str, done: str, finish: list[str], review: str | None = None) -> list[dict]:
     """How a state with a question on screen takes a message: a stale button, then anything that
-    is not an option, then an answer to the last question (which finishes), then any answer."""
-    return [
+    is not an option, then an answer to the last question (which finishes, or first offers the
+    skipped questions again when `review` names the state for that), then any answer."""
+    rules: list[dict] = [
         {"trigger": "message", "source": state, "dest": None,
          "conditions": "choice_is_stale", "after": "explain_stale"},
         {"trigger": "message", "source": state, "dest": None,
          "unless": "choice_is_valid", "after": ["explain_choices", "ask"]},
+    ]
+    if review:
+        rules.append({"trigger": "message", "source": state, "dest": review,
+                      "conditions": ["on_last_question", "others_unanswered"], "before": "record_choice",
+                      "after": "offer_skipped"})
+    rules += [
         {"trigger": "message", "source": state, "dest": done,
          "conditions": "on_last_question", "before": "record_choice", "after": finish},
         {"trigger": "message", "source": state, "dest": None,
          "before": "record_choice", "after": ["advance", "ask"]},
-        {"trigger": "skip", "source": state, "dest": done,
-         "conditions": "on_last_question", "after": finish},
     ]
+    if review:
+        rules.append({"trigger": "skip", "source": state, "dest": review,
+                      "conditions": ["on_last_question", "any_unanswered"], "after": "offer_skipped"})
+    rules.append({"trigger": "skip", "source": state, "dest": done, "conditions": "on_last_question", "after": finish})
+    return rules
 
 
 TRANSITIONS = [
+    # Skipped questions come back before the result: answer them now, or see the result.
+    {"trigger": "assess", "source": "reviewing_skipped", "dest": "revisiting", "after": "revisit_skipped"},
+    {"trigger": "result", "source": "reviewing_skipped", "dest": "idle", "after": "finish"},
+    {"trigger": "back", "source": "reviewing_skipped", "dest": "assessing", "after": "ask"},
+    {"trigger": "message", "source": "reviewing_skipped", "dest": "revisiting",
+     "conditions": "says_yes", "after": "revisit_skipped"},
+    {"trigger": "message", "source": "reviewing_skipped", "dest": "idle", "conditions": "says_no", "after": "finish"},
+    {"trigger": "message", "source": "reviewing_skipped", "dest": None, "after": "offer_skipped"},
     {"trigger": "assess", "source": "*", "dest": "assessing", "after": "begin_or_resume"},
     {"trigger": "restart", "source": "*", "dest": "assessing", "after": "begin_new"},
-    *answering("assessing", done="idle", finish=["finish"]),
+    *answering("assessing", done="idle", finish=["finish"], review="reviewing_skipped"),
+    *answering("revisiting", done="idle", finish=["finish"]),
     {"trigger": "skip", "source": list(QUESTIONING), "dest": None,
      "unless": "on_last_question", "after": ["advance", "ask"]},
     {"trigger": "back", "source": list(QUESTIONING), "dest": None,
@@ -58,7 +77,33 @@ class AssessmentActions(ConversationBase):
         return self.row.cursor == 0
 
     def on_last_question(self, event: EventData) -> bool:
-        return self.row.cursor >= len(self.questions) - 1
+        return self._following() is None
+
+    def _following(self) -> int | None:
+        """The question after the one on screen: the next one, or when revisiting skipped
+        questions the next one still unanswered."""
+        if self.state == "revisiting":
+            return next((i for i in self._unanswered() if i > self.row.cursor), None)
+        following = self.row.cursor + 1
+        return following if following < len(self.questions) else None
+
+    def _unanswered(self) -> list[int]:
+        assert self.row.assessment_id is not None
+        answered = self.store.answers(self.row.assessment_id)
+        return [i for i, q in enumerate(self.catalog.questions) if q.id not in answered]
+
+    def any_unanswered(self, event: EventData) -> bool:
+        return bool(self._unanswered())
+
+    def others_unanswered(self, event: EventData) -> bool:
+        return any(i != self.row.cursor for i in self._unanswered())
+
+    def offer_skipped(self, event: EventData) -> None:
+        self.replies.append(render.skipped_prompt(self.catalog, len(self._unanswered())))
+
+    def revisit_skipped(self, event: EventData) -> None:
+        self.row.cursor = next(iter(self._unanswered()), self.row.cursor)
+        self.ask(event)
 
     def ask(self, event: EventData, intro: str = "") -> None:
         question = self.current_question()
@@ -98,7 +143,9 @@ class AssessmentActions(ConversationBase):
         self.store.record_answer(self.row.assessment_id, self.current_question().id, self.choice, self.turn.now)
 
     def advance(self, event: EventData) -> None:
-        self.row.cursor += 1
+        following = self._following()
+        assert following is not None
+        self.row.cursor = following
 
     def step_back(self, event: EventData) -> None:
         self.row.cursor -= 1
@@ -154,7 +201,7 @@ class AssessmentActions(ConversationBase):
         )
         team_id = self.store.assessment_team(assessment_id)
         if team_id is not None:
-            self.report_team_answer(team_id)  # type: ignore[attr-defined]  # TeamActions
+            self.report_team_answer(team_id)
 
 
 def quick_values(quick: str) -> list[int]:

@@ -1,13 +1,13 @@
 """The coaching flow: tips for a person's stage, feedback on them, the quick check, the roadmap."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 from transitions import EventData
 
 from .. import coaching, render
 from ..catalog import STAGE_COUNT, Tip
+from ..coaching import Profile
 from ..model import ConversationBase, as_choice
 from ..scoring import Result
 from .assessment import answering, quick_values
@@ -52,26 +52,15 @@ TRANSITIONS = [
 ]
 
 
-@dataclass
-class Profile:
-    """What coaching works from: a stage, and the dimensions weakest first."""
-
-    stage: int
-    focus: list[str]
-    weakest: tuple[str, ...] = ()
-
-
 class CoachingActions(ConversationBase):
     @cached_property
     def profile(self) -> Profile | None:
         """A stage picked or found by the quick check wins; else the latest full result."""
         if self.row.coach_stage is not None:
-            focus = self.row.coach_focus.split(",") if self.row.coach_focus else [d.id for d in self.catalog.dimensions]
-            return Profile(self.row.coach_stage, focus)
+            return Profile.decode(self.row.coach_stage, self.row.coach_focus)
         latest = self.store.finished_assessments(*self.who, limit=1)
-        if latest and latest[0].result and latest[0].result["stage"] is not None:
-            result = Result.from_dict(latest[0].result)
-            return Profile(result.stage, coaching.focus_from_result(self.catalog, result), result.weakest)
+        if latest and latest[0].result:
+            return coaching.from_result(Result.from_dict(latest[0].result))
         return None
 
     def _forget_profile(self) -> None:
@@ -99,13 +88,12 @@ class CoachingActions(ConversationBase):
         if profile is None:
             self.offer_stage_picker(event)
             return
-        tip, new_round = coaching.choose_tip(
-            self.catalog, profile.stage, profile.focus, self.store.tip_statuses(*self.who))
+        tip, new_round = coaching.choose_tip(self.catalog, profile, self.store.tip_statuses(*self.who))
         if tip is None:
             self.say("tips_exhausted", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
             return
         if new_round:
-            self.store.clear_shown_tips(*self.who, coaching.stage_tip_ids(self.catalog, profile.stage))
+            self.store.clear_shown_tips(*self.who, [t.id for t in coaching.tip_pool(self.catalog, profile)])
             self.say("tips_round_again")
         self.store.set_tip_status(*self.who, tip.id, "shown", self.turn.now)
         self.row.tip_id = tip.id
@@ -114,9 +102,7 @@ class CoachingActions(ConversationBase):
     def explain_tip(self, event: EventData) -> None:
         tip = self._tip_meant(event)
         assert tip is not None
-        profile = self.profile
-        weakest = profile is not None and tip.dimension in profile.weakest
-        self.replies.append(render.tip_why(self.catalog, tip, weakest))
+        self.replies.append(render.tip_why(self.catalog, tip, self.profile))
 
     def mark_tip_done(self, event: EventData) -> None:
         tip = self._tip_meant(event)
@@ -170,23 +156,22 @@ class CoachingActions(ConversationBase):
         self.ask(event, intro=self.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
 
     def finish_quick_check(self, event: EventData) -> None:
-        stage, focus = coaching.quick_result(self.catalog, quick_values(self.row.quick))
+        profile = coaching.quick_profile(self.catalog, quick_values(self.row.quick))
         self.row.quick, self.row.cursor = "", 0
-        if stage is None:
+        if profile is None:
             self.say("quick_unknown")
             return
-        self.row.coach_stage, self.row.coach_focus = stage, ",".join(focus)
+        self.row.coach_stage, self.row.coach_focus = profile.stage, profile.encode()
         self._forget_profile()
-        self.say("quick_result", stage=stage, name=self.catalog.stage(stage).name)
+        self.say("quick_result", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
 
     def show_roadmap(self, event: EventData) -> None:
         profile = self.profile
         assert profile is not None
         statuses = self.store.tip_statuses(*self.who)
         tips_done = sum(1 for s in statuses.values() if s == "done")
-        self.replies.append(
-            render.roadmap(self.catalog, profile.stage, self.store.roadmap_done(*self.who), tips_done)
-        )
+        moves = coaching.roadmap(self.catalog, profile, self.store.roadmap_done(*self.who))
+        self.replies.append(render.roadmap(self.catalog, profile, moves, tips_done))
 
     def mark_roadmap_item(self, event: EventData) -> None:
         profile = self.profile

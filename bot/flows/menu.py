@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from transitions import EventData
 
-from .. import render
-from ..model import ConversationBase
+from .. import coaching, render
+from ..model import QUESTIONING, ConversationBase
 from ..scoring import Result
 
 STATES = ["idle", "confirming_forget"]
@@ -100,19 +100,20 @@ class MenuActions(ConversationBase):
         latest = (records[0].finished_at, Result.from_dict(records[0].result)) if records else None
         previous = (records[1].finished_at, Result.from_dict(records[1].result)) if len(records) > 1 else None
         in_progress = self.row.cursor + 1 if self.row.assessment_id is not None else None
-        profile = self.profile  # type: ignore[attr-defined]  # CoachingActions
+        profile = self.profile
         roadmap = None
         if profile is not None:
             statuses = self.store.tip_statuses(*self.who)
-            checklist = self.catalog.stage(profile.stage).checklist
-            done = self.store.roadmap_done(*self.who)
-            roadmap = (sum(1 for item in checklist if item.id in done), len(checklist),
+            moves = coaching.roadmap(self.catalog, profile, self.store.roadmap_done(*self.who))
+            roadmap = (sum(1 for m in moves if not m.open), len(moves),
                        sum(1 for s in statuses.values() if s == "done"))
         self.replies.append(render.home(self.catalog, self.turn.catalogs, latest, previous, in_progress, roadmap))
 
     def reask(self, event: EventData) -> None:
-        if self.state in ("assessing", "quick_checking"):
+        if self.state in QUESTIONING:
             self.ask(event)
+        elif self.state == "reviewing_skipped":
+            self.offer_skipped(event)
         elif self.state == "confirming_forget":
             self.ask_forget(event)
 

@@ -13,10 +13,10 @@ from functools import cached_property
 from transitions import EventData
 
 from .. import render
+from ..catalog import Catalog
 from ..events import Reply
 from ..model import ConversationBase
 from ..store import TeamRecord
-from ..catalog import Catalog
 from ..teams import TeamResult, aggregate
 
 STATES: list[str] = []
@@ -38,7 +38,7 @@ TRANSITIONS = [
     {"trigger": "team_status", "source": "*", "dest": None, "after": ["show_team_status", "reask"]},
     {"trigger": "team_close", "source": "*", "dest": None, "conditions": "may_close", "after": ["close_team", "reask"]},
     {"trigger": "team_close", "source": "*", "dest": None, "after": ["explain_close_refused", "reask"]},
-    {"trigger": "team_leave", "source": "assessing", "dest": "idle",
+    {"trigger": "team_leave", "source": ["assessing", "revisiting", "reviewing_skipped"], "dest": "idle",
      "conditions": "answering_for_context_team", "after": "leave_team"},
     {"trigger": "team_leave", "source": "*", "dest": None,
      "conditions": "in_context_team", "after": ["leave_team", "reask"]},
@@ -138,13 +138,13 @@ class TeamActions(ConversationBase):
         self.store.add_member(team.id, self.row.platform, self.row.user_id, self.turn.now)
         current = self.row.assessment_id
         if current is None or self.store.assessment_team(current) != team.id:
-            self.suspend_current()  # type: ignore[attr-defined]  # AssessmentActions
+            self.suspend_current()
             unfinished = self.store.unfinished_assessment(*self.who, team_id=team.id)
             if unfinished is None:
-                self.begin_assessment(team.id)  # type: ignore[attr-defined]
+                self.begin_assessment(team.id)
             else:
                 self.row.assessment_id, self.row.cursor = unfinished
-        self.ask(event, intro=self.catalog.message("team_answer_intro", name=team.name))  # type: ignore[attr-defined]
+        self.ask(event, intro=self.catalog.message("team_answer_intro", name=team.name))
 
     # Progress, closing, leaving
 

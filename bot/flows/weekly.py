@@ -12,6 +12,7 @@ from transitions import EventData
 
 from .. import coaching, render
 from ..catalog import Catalog, Tip
+from ..coaching import Profile
 from ..model import ConversationBase
 from ..store import Store, Subscription
 from ..teams import TeamResult
@@ -39,30 +40,40 @@ TRANSITIONS = [
 ]
 
 
-def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) -> tuple[int, list[str]] | None:
-    """The stage to coach a channel at, and its dimensions weakest first: the subscription's stage,
-    else its place's last team result."""
+def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) -> Profile | None:
+    """What a channel is coached from: the stage its champion chose, else its place's last team
+    result (with the team's dimensions and middle answers when the team was large enough to show
+    them)."""
+    if subscription.stage:
+        return Profile(subscription.stage)
     teams = store.closed_teams_at(subscription.platform, subscription.chat_id, limit=1)
-    team = TeamResult.from_dict(teams[0].result) if teams and teams[0].result else None
-    order = [d.id for d in catalog.dimensions]
-    focus = sorted(order, key=lambda d: ((team.dimensions.get(d) or 7) if team else 7, order.index(d)))
-    stage = subscription.stage or (team.stage if team else None)
-    return (stage, focus) if stage else None
+    if not teams or not teams[0].result:
+        return None
+    team = TeamResult.from_dict(teams[0].result)
+    if team.stage is None:
+        return None
+    if not team.detailed:
+        return Profile(team.stage, team=True)
+    return coaching.from_result(team.as_result(), team=True)
 
 
-def next_channel_tip(store: Store, catalog: Catalog, subscription: Subscription, peek: bool = False) -> Tip | None:
-    """The channel's next tip: never one it dismissed or did, no repeat until the pool is used
-    (then a new round begins; a peek only looks)."""
+def next_channel_tip(
+    store: Store, catalog: Catalog, subscription: Subscription, peek: bool = False
+) -> tuple[Tip, Profile] | None:
+    """The channel's next tip, and the profile it was chosen for (which says why it fits):
+    never one it dismissed or did, no repeat until the pool is used (then a new round begins;
+    a peek only looks)."""
     profile = channel_profile(store, catalog, subscription)
     if profile is None:
         return None
-    stage, focus = profile
     statuses = store.tip_statuses(subscription.platform, subscription.chat_id, CHANNEL)
-    tip, new_round = coaching.choose_tip(catalog, stage, focus, statuses)
+    tip, new_round = coaching.choose_tip(catalog, profile, statuses)
+    if tip is None:
+        return None
     if new_round and not peek:
         store.clear_shown_tips(subscription.platform, subscription.chat_id, CHANNEL,
-                               coaching.stage_tip_ids(catalog, stage))
-    return tip
+                               [t.id for t in coaching.tip_pool(catalog, profile)])
+    return tip, profile
 
 
 class WeeklyActions(ConversationBase):
@@ -85,7 +96,10 @@ class WeeklyActions(ConversationBase):
             self.say("weekly_unknown_words", words=" ".join(settings.unknown)[:60])
             return
         current = self.subscription
-        weekday = settings.weekday if settings.weekday is not None else (current.weekday if current else DEFAULT_WEEKDAY)
+        if settings.weekday is not None:
+            weekday = settings.weekday
+        else:
+            weekday = current.weekday if current else DEFAULT_WEEKDAY
         at = settings.at or (current.at if current else DEFAULT_TIME)
         zone = settings.zone or (current.zone if current else DEFAULT_ZONE)
         lang = settings.lang or (current.lang if current else self.turn.lang)
@@ -112,11 +126,12 @@ class WeeklyActions(ConversationBase):
         if subscription is None:
             self.say("weekly_none")
             return
-        tip = next_channel_tip(self.store, self.turn.catalogs[subscription.lang], subscription, peek=True)
-        if tip is None:
+        catalog = self.turn.catalogs[subscription.lang]
+        chosen = next_channel_tip(self.store, catalog, subscription, peek=True)
+        if chosen is None:
             self.say("weekly_needs_stage")
         else:
-            self.replies.append(render.weekly_tip(self.turn.catalogs[subscription.lang], tip, preview=True))
+            self.replies.append(render.weekly_tip(catalog, *chosen, preview=True))
 
     def send_weekly_now(self, event: EventData) -> None:
         subscription = self.subscription
@@ -124,12 +139,13 @@ class WeeklyActions(ConversationBase):
             self.say("weekly_none")
             return
         catalog = self.turn.catalogs[subscription.lang]
-        tip = next_channel_tip(self.store, catalog, subscription)
-        if tip is None:
+        chosen = next_channel_tip(self.store, catalog, subscription)
+        if chosen is None:
             self.say("weekly_needs_stage")
             return
+        tip, profile = chosen
         self.store.set_tip_status(self.row.platform, self.row.chat_id, CHANNEL, tip.id, "shown", self.turn.now)
-        self.replies.append(render.weekly_tip(catalog, tip))
+        self.replies.append(render.weekly_tip(catalog, tip, profile))
 
     def _set_status(self, status: str, message: str) -> None:
         subscription = self.subscription

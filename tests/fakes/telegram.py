@@ -307,11 +307,11 @@ class FakeTelegram:
         user = {"id": params["user_id"], "is_bot": False, "first_name": self.names.get(params["user_id"], "Sam")}
         member: dict[str, Any] = {"status": status, "user": user}
         if status == "administrator":
-            member |= {key: True for key in (
+            member |= dict.fromkeys((
                 "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
                 "can_manage_video_chats", "can_restrict_members", "can_promote_members",
                 "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
-                "can_delete_stories")}
+                "can_delete_stories"), True)
         return _ok(member)
 
     async def _close(self, params: dict) -> web.Response:
