@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .catalog import STAGE_COUNT, Catalog, ChecklistItem, Question, Tip
-from .scoring import DONT_KNOW, Result, dimension_stage
+from .scoring import DONT_KNOW, Result, dimension_stage, extreme_dimensions
 
 QUICK_CHECK = ("strategy.goals", "listening.monitoring", "organisation.hub")
 
@@ -37,11 +37,7 @@ class Profile:
 
     @property
     def weakest(self) -> tuple[str, ...]:
-        known = {d: s for d, s in self.dimensions.items() if s is not None}
-        if len(set(known.values())) < 2:
-            return ()
-        low = min(known.values())
-        return tuple(d for d, s in known.items() if s == low)
+        return extreme_dimensions(self.dimensions, min)
 
     def answer(self, question_id: str) -> int:
         return self.answers.get(question_id, DONT_KNOW)

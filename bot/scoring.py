@@ -45,7 +45,6 @@ DEFINING: dict[str, int] = {
     "tools.integration": 6,
     "culture.openness": 6,
 }
-FIRST_GATED = min(DEFINING.values())
 
 
 @dataclass(frozen=True)
@@ -99,11 +98,7 @@ class Result:
         return majority(len(self.known))
 
     def _extreme(self, pick: Callable[..., int]) -> tuple[str, ...]:
-        known = self.known
-        if len(set(known.values())) < 2:
-            return ()
-        target = pick(known.values())
-        return tuple(d for d, s in known.items() if s == target)
+        return extreme_dimensions(self.dimensions, pick)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +123,15 @@ class Result:
             base=data.get("base", data["stage"]),
             answers=dict(data.get("answers", {})),
         )
+
+
+def extreme_dimensions(dimensions: Mapping[str, int | None], pick: Callable[..., int]) -> tuple[str, ...]:
+    """The dimensions at the lowest (`min`) or highest (`max`) known stage; none when all are level."""
+    known = {d: s for d, s in dimensions.items() if s is not None}
+    if len(set(known.values())) < 2:
+        return ()
+    target = pick(known.values())
+    return tuple(d for d, s in known.items() if s == target)
 
 
 def majority(known_dimensions: int) -> int:
@@ -193,11 +197,3 @@ def overall(
         held += [q.id for q in questions
                  if q.dimension == LISTENING and DONT_KNOW < answers.get(q.id, DONT_KNOW) < stage]
     return stage, base, tuple(dict.fromkeys(held))
-
-
-def missing_for(stage: int, answers: Mapping[str, int]) -> tuple[str, ...]:
-    """The defining practices that a stage needs and the answers do not show at that stage."""
-    return tuple(
-        q for q, first in DEFINING.items()
-        if first <= stage and DONT_KNOW < answers.get(q, DONT_KNOW) < stage
-    )
