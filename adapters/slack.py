@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import render_png
 from bot.engine import AsyncEngine
-from bot.events import Event, Reply
+from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
@@ -142,17 +143,19 @@ class SlackAdapter:
         if event.get("bot_id") or event.get("subtype") or event.get("channel_type") != "im":
             return
         await self.handle(await self.event_for(
-            event["user"], event["channel"], text=unescape(event.get("text", "")),
+            event["user"], event["channel"], text=unescape(event.get("text", "")), workspace=body.get("team_id"),
             key=f"{PLATFORM}:{body.get('event_id') or event.get('client_msg_id') or event['ts']}"))
 
     async def on_command(self, ack: AsyncAck, command: dict) -> None:
         await ack()
         channel, user = command["channel_id"], command["user_id"]
-        words = unescape(MENTION.sub(r"@\1", command.get("text", ""))).strip() or "help"
+        text = command.get("text", "")
+        words = unescape(MENTION.sub(r"@\1", text)).strip() or "help"
         private = channel.startswith("D")
         await self.handle(await self.event_for(
             user, channel, text=f"/{words}", key=f"{PLATFORM}:command:{command['trigger_id']}",
-            private=private, admin_check=not private))
+            private=private, admin_check=not private, workspace=command.get("team_id"),
+            mentions=await self.mentions(text)))
 
     async def on_action(self, ack: AsyncAck, body: dict, action: dict) -> None:
         await ack()
@@ -164,6 +167,7 @@ class SlackAdapter:
             channel, private = await self.direct_channel(user), True
         event = await self.event_for(
             user, channel, choice=action["value"], private=private, admin_check=not private,
+            workspace=(body.get("team") or {}).get("id") or body.get("team_id"),
             key=f"{PLATFORM}:action:{container.get('message_ts') or container.get('view_id')}:{action['action_ts']}",
         )
         replies = await self.engine.handle(event)
@@ -176,28 +180,41 @@ class SlackAdapter:
                                                  text=escape(notice.text))
         await self.deliver(event, [r for r in replies if r.kind != "notice"])
 
-    async def on_home_opened(self, event: dict) -> None:
+    async def on_home_opened(self, event: dict, body: dict) -> None:
         if event.get("tab", "home") != "home":
             return
-        await self.refresh_home(event["user"], event.get("channel") or await self.direct_channel(event["user"]))
+        await self.refresh_home(event["user"], event.get("channel") or await self.direct_channel(event["user"]),
+                                body.get("team_id"))
 
     async def handle(self, event: Event) -> None:
         await self.deliver(event, await self.engine.handle(event))
 
     async def event_for(self, user: str, channel: str, *, key: str, text: str | None = None,
-                        choice: str | None = None, private: bool = True, admin_check: bool = False) -> Event:
-        profile = await self.profile(user)
+                        choice: str | None = None, private: bool = True, admin_check: bool = False,
+                        workspace: str | None = None, mentions: tuple[Person, ...] = ()) -> Event:
+        """`admin_check` asks Slack afresh whether the person is an admin of the workspace: a
+        channel's rights are never judged from a cached profile."""
+        profile = await self.profile(user, fresh=admin_check)
         return Event(
             PLATFORM, chat_id=channel, user_id=user, text=text, choice=choice, key=key,
             lang=profile.get("locale"), name=profile.get("name"),
             chat_type="private" if private else "group",
             is_admin=admin_check and bool(profile.get("is_admin")),
+            workspace=workspace, mentions=mentions,
         )
 
-    async def profile(self, user: str) -> dict[str, Any]:
-        """Name, locale and admin flag from users.info, cached for a while."""
+    async def mentions(self, text: str) -> tuple[Person, ...]:
+        """The people a command mentions (`<@U…>`, as Slack sends a mention), named as Slack knows them."""
+        people = []
+        for user in dict.fromkeys(MENTION.findall(text)):
+            profile = await self.profile(user)
+            people.append(Person(user, profile.get("name") or user))
+        return tuple(people)
+
+    async def profile(self, user: str, fresh: bool = False) -> dict[str, Any]:
+        """Name, locale and admin flag from users.info, cached for a while unless asked `fresh`."""
         cached = self._profiles.get(user)
-        if cached and cached[0] > time.monotonic():
+        if cached and cached[0] > time.monotonic() and not fresh:
             return cached[1]
         try:
             info = (await self.client.users_info(user=user, include_locale=True))["user"]
@@ -222,7 +239,7 @@ class SlackAdapter:
         for reply in replies:
             await self.send(event, reply)
         if any(r.kind == "result" for r in replies) and event.private:
-            await self.refresh_home(event.user_id, event.chat_id)
+            await self.refresh_home(event.user_id, event.chat_id, event.workspace)
         if event.key is not None:
             await self.engine.delivered(event.key)
 
@@ -263,8 +280,9 @@ class SlackAdapter:
         except SlackApiError as error:
             log.info("pressed message not updated: %s", error)
 
-    async def refresh_home(self, user: str, channel: str) -> None:
-        event = await self.event_for(user, channel, text="/home", key=f"{PLATFORM}:home:{user}:{time.time_ns()}")
+    async def refresh_home(self, user: str, channel: str, workspace: str | None = None) -> None:
+        event = await self.event_for(user, channel, text="/home", key=f"{PLATFORM}:home:{uuid.uuid4().hex}",
+                                     workspace=workspace)
         replies = await self.engine.handle(event)
         home = next((r for r in replies if r.kind == "home"), None)
         if home is not None:

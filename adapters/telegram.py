@@ -6,13 +6,10 @@ Nothing here knows a rule of the engine: it only knows Telegram.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import html
 import logging
 import os
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -33,7 +31,7 @@ from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, Conte
 from bot.catalog import Catalog
 from bot.charts import render_png
 from bot.engine import AsyncEngine
-from bot.events import Event, Option, Reply
+from bot.events import Event, Option, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
@@ -45,7 +43,6 @@ DEFAULT_API_URL = "https://api.telegram.org"
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
-ADMIN_CACHE_SECONDS = 300
 ALLOWED_UPDATES = ["message", "callback_query"]
 COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
 
@@ -112,16 +109,25 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         return None
 
 
-def deep_link_payload(value: str) -> str:
-    """A button value as a /start payload (letters, digits, _ and -; at most 64)."""
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+def deep_link(username: str, value: str) -> str:
+    """A private chat with the bot. A `/start <invite>` value rides along as the start payload
+    (the engine maps it to the one action it allows); any other value opens the chat plainly."""
+    command, _, payload = value.partition(" ")
+    if command == "/start" and payload:
+        return f"https://t.me/{username}?start={payload}"
+    return f"https://t.me/{username}"
 
 
-def from_payload(payload: str) -> str | None:
-    try:
-        return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
+def mentioned(message: Message) -> tuple[Person, ...]:
+    """The people a message names by id: the author of the message it replies to, and text
+    mentions (Telegram links those to a user). A typed @username carries no id."""
+    people = []
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
+        people.append(replied.from_user)
+    people += [e.user for e in message.entities if e.type == MessageEntity.TEXT_MENTION and e.user is not None]
+    unique = {p.id: Person(str(p.id), p.full_name) for p in people if not p.is_bot}
+    return tuple(unique.values())
 
 
 class TelegramAdapter:
@@ -129,7 +135,6 @@ class TelegramAdapter:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
 
     # Updates in
 
@@ -168,22 +173,17 @@ class TelegramAdapter:
             if not text.startswith("/"):
                 return None  # a group's own conversation is not for us
             common["is_admin"] = await self.is_admin(context, chat.id, user.id)
-        head, _, payload = text.partition(" ")
-        if head.split("@")[0] == "/start" and payload:
-            text = from_payload(payload.strip()) or "/start"
-        return Event(text=text, **common)
+        return Event(text=text, mentions=mentioned(message), **common)
 
-    async def is_admin(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> bool:
-        cached = self._admins.get((chat_id, user_id))
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+    @staticmethod
+    async def is_admin(context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> bool:
+        """Asked of Telegram for every group command, never cached: a demoted admin is no admin
+        from the next command on. Group commands are few, so this costs little."""
         try:
             member = await context.bot.get_chat_member(chat_id, user_id)
-            admin = member.status in ADMIN_STATUSES
         except TelegramError:
-            admin = False
-        self._admins[(chat_id, user_id)] = (time.monotonic() + ADMIN_CACHE_SECONDS, admin)
-        return admin
+            return False
+        return member.status in ADMIN_STATUSES
 
     # Replies out
 
@@ -258,8 +258,7 @@ class TelegramAdapter:
         for option in options:
             label = button_label(option, listed)
             if option.private and not private:
-                url = f"https://t.me/{username}?start={deep_link_payload(option.value)}"
-                buttons.append(InlineKeyboardButton(label, url=url))
+                buttons.append(InlineKeyboardButton(label, url=deep_link(username, option.value)))
             elif len(option.value.encode()) <= MAX_CALLBACK_DATA:
                 buttons.append(InlineKeyboardButton(label, callback_data=option.value))
         if not buttons:

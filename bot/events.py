@@ -8,12 +8,23 @@ from .charts import Chart
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone an event names by the platform's own id (a Slack mention, a Telegram reply)."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Event:
     """One thing a person did: typed text or pressed an option, in one chat on one platform.
 
     `key` makes delivery idempotent: an event whose key was seen before is answered
     with the stored replies and changes nothing. `chat_type` is "private" for a one-to-one chat
-    and "group" for a group or channel; `is_admin` says the platform knows them as its admin.
+    and "group" for a group or channel. `workspace` is the Slack workspace the chat belongs to
+    (None where a platform has none). `is_admin` says the platform, asked for this event, knows
+    them as an admin of the chat (of its workspace on Slack); `mentions` are the people the
+    message names in a way the platform resolves to an id.
     """
 
     platform: str
@@ -27,10 +38,17 @@ class Event:
     chat_type: str = "private"
     chat_title: str | None = None
     is_admin: bool = False
+    workspace: str | None = None
+    mentions: tuple[Person, ...] = ()
 
     @property
     def private(self) -> bool:
         return self.chat_type == "private"
+
+    @property
+    def scope(self) -> str:
+        """Where rights given here hold: the whole workspace on Slack, this one chat elsewhere."""
+        return self.workspace or self.chat_id
 
 
 @dataclass(frozen=True)

@@ -353,8 +353,9 @@ def language_prompt(catalog: Catalog, catalogs: dict[str, Catalog]) -> Reply:
 
 
 
-def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member]) -> Reply:
-    """Who has answered and who is still answering: never what anyone answered."""
+def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member], invite: str | None = None) -> Reply:
+    """Who has answered and who is still answering: never what anyone answered. Its button
+    carries the team's invite, so that tapping it is enough to take part."""
     answered = [m.name for m in members if m.answered]
     waiting = [m.name for m in members if not m.answered]
     lines = [catalog.message("team_progress_title", name=team.name, code=team.code)]
@@ -365,8 +366,8 @@ def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member]) -> 
     if waiting:
         lines.append(catalog.message("team_progress_waiting", names=", ".join(waiting)))
     lines.append(catalog.message("team_progress_how", code=team.code))
-    option = Option(f"/team join {team.code}", catalog.message("team_take_part_label"),
-                    f"/team join {team.code}", private=True)
+    join = f"/start {invite}" if invite else f"/team join {team.code}"
+    option = Option(join, catalog.message("team_take_part_label"), join, private=True)
     return Reply("\n".join(lines), (option,), kind="team_progress", ref=f"team:{team.id}")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _CONVERSATION_FIELDS = (
     "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
 )
@@ -60,6 +60,7 @@ class TeamRecord:
     created_at: str
     closed_at: str | None
     result: dict | None
+    workspace: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Store:
     def _create_schema(self) -> None:
         db = self.db
         with db.atomic():
+            self._migrate()
             db.table("users").create(
                 {"platform": str, "user_id": str, "lang": str, "name": str, "created_at": str},
                 pk=("platform", "user_id"),
@@ -176,11 +178,27 @@ class Store:
                     "closed_at": str,
                     "stage": int,
                     "result": str,
+                    "workspace": str,
                 },
                 pk="id",
-                not_null={"platform", "chat_id", "name", "code", "starter_id", "lang", "status", "created_at"},
+                not_null={"platform", "chat_id", "name", "code", "starter_id", "lang", "status", "created_at",
+                          "workspace"},
+                defaults={"workspace": ""},
                 if_not_exists=True,
             )
+            db.table("invites").create(
+                {"token": str, "team_id": int, "created_at": str, "expires_at": str},
+                pk="token",
+                foreign_keys=[("team_id", "teams", "id")],
+                not_null={"team_id", "created_at", "expires_at"},
+                if_not_exists=True,
+            )
+            db.table("wrong_codes").create(
+                {"platform": str, "user_id": str, "at": str},
+                not_null={"platform", "user_id", "at"},
+                if_not_exists=True,
+            )
+            db.table("wrong_codes").create_index(["platform", "user_id", "at"], if_not_exists=True)
             db.table("team_members").create(
                 {"team_id": int, "platform": str, "user_id": str, "joined_at": str, "left_at": str},
                 pk=("team_id", "user_id"),
@@ -206,8 +224,8 @@ class Store:
                 if_not_exists=True,
             )
             db.table("champions").create(
-                {"platform": str, "user_id": str, "added_by": str, "at": str},
-                pk=("platform", "user_id"),
+                {"platform": str, "scope": str, "user_id": str, "added_by": str, "at": str},
+                pk=("platform", "scope", "user_id"),
                 if_not_exists=True,
             )
             db.table("subscriptions").create_index(["platform", "chat_id"], unique=True, if_not_exists=True)
@@ -252,6 +270,17 @@ class Store:
             )
             db.table("events").create_index(["platform", "user_id"], if_not_exists=True)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Brings a database of an earlier version up to this one, inside the schema's transaction."""
+        champions = self.db.table("champions")
+        if champions.exists() and "scope" not in champions.columns_dict:
+            # Champions used to hold across a whole platform; nobody can tell for which chat an
+            # admin meant them, so they are named again where they belong.
+            champions.drop()
+        teams = self.db.table("teams")
+        if teams.exists() and "workspace" not in teams.columns_dict:
+            teams.add_column("workspace", str, not_null_default="")
 
     # Events: idempotency
 
@@ -464,12 +493,13 @@ class Store:
     # Teams
 
     def create_team(
-        self, platform: str, chat_id: str, name: str, code: str, starter_id: str, lang: str, at: str
+        self, platform: str, workspace: str, chat_id: str, name: str, code: str, starter_id: str, lang: str,
+        at: str,
     ) -> int:
         cursor = self.conn.execute(
-            "INSERT INTO teams (platform, chat_id, name, code, starter_id, lang, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
-            [platform, chat_id, name, code, starter_id, lang, at],
+            "INSERT INTO teams (platform, workspace, chat_id, name, code, starter_id, lang, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?)",
+            [platform, workspace, chat_id, name, code, starter_id, lang, at],
         )
         return _inserted(cursor)
 
@@ -480,8 +510,46 @@ class Store:
     def team(self, team_id: int) -> TeamRecord | None:
         return self._team("id = ?", [team_id])
 
-    def team_by_code(self, platform: str, code: str) -> TeamRecord | None:
-        return self._team("platform = ? AND code = ?", [platform, code])
+    def team_by_code(self, platform: str, workspace: str, code: str) -> TeamRecord | None:
+        """A code holds only in the platform and workspace where its team was started."""
+        return self._team("platform = ? AND workspace = ? AND code = ?", [platform, workspace, code])
+
+    def create_invite(self, token: str, team_id: int, at: str, expires_at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO invites (token, team_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            [token, team_id, at, expires_at],
+        )
+
+    def invite_for(self, team_id: int, valid_at: str) -> str | None:
+        """The team's newest invite that is still valid at a moment, if any."""
+        row = self.conn.execute(
+            "SELECT token FROM invites WHERE team_id = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1",
+            [team_id, valid_at],
+        ).fetchone()
+        return row[0] if row else None
+
+    def invited_team(self, token: str, platform: str, now: str) -> TeamRecord | None:
+        """The team an unexpired invite of this platform is for."""
+        row = self.conn.execute(
+            "SELECT i.team_id FROM invites i JOIN teams t ON t.id = i.team_id"
+            " WHERE i.token = ? AND t.platform = ? AND i.expires_at > ?",
+            [token, platform, now],
+        ).fetchone()
+        return self.team(row[0]) if row else None
+
+    def record_wrong_code(self, platform: str, user_id: str, at: str) -> None:
+        self.conn.execute("INSERT INTO wrong_codes (platform, user_id, at) VALUES (?, ?, ?)", [platform, user_id, at])
+
+    def wrong_codes_since(self, platform: str, user_id: str, since: str) -> list[str]:
+        """When a person typed a code that fits no team, oldest first, from a moment on."""
+        rows = self.conn.execute(
+            "SELECT at FROM wrong_codes WHERE platform = ? AND user_id = ? AND at >= ? ORDER BY at",
+            [platform, user_id, since],
+        )
+        return [r[0] for r in rows.fetchall()]
+
+    def prune_wrong_codes(self, before: str) -> None:
+        self.conn.execute("DELETE FROM wrong_codes WHERE at < ?", [before])
 
     def open_team_at(self, platform: str, chat_id: str) -> TeamRecord | None:
         return self._team("platform = ? AND chat_id = ? AND status = 'open'", [platform, chat_id])
@@ -500,13 +568,14 @@ class Store:
     def _teams(self, where: str, params: list, limit: int) -> list[TeamRecord]:
         rows = self.conn.execute(
             "SELECT id, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at,"
-            f" result FROM teams WHERE {where} ORDER BY id DESC LIMIT ?",
+            f" result, workspace FROM teams WHERE {where} ORDER BY id DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
         return [
             TeamRecord(id_, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at,
-                       json.loads(result) if result else None)
-            for id_, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at, result in rows
+                       json.loads(result) if result else None, workspace)
+            for id_, platform, chat_id, name, code, starter_id, lang, status, created_at, closed_at, result, workspace
+            in rows
         ]
 
     def add_member(self, team_id: int, platform: str, user_id: str, at: str) -> None:
@@ -639,14 +708,18 @@ class Store:
             [subscription_id, period],
         )
 
-    def is_champion(self, platform: str, user_id: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM champions WHERE platform = ? AND user_id = ?", [platform, user_id])
+    def is_champion(self, platform: str, scope: str, user_id: str) -> bool:
+        """Whether someone is a champion where a chat's rights hold (its Slack workspace, its group)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM champions WHERE platform = ? AND scope = ? AND user_id = ?", [platform, scope, user_id]
+        )
         return row.fetchone() is not None
 
-    def add_champion(self, platform: str, user_id: str, added_by: str, now: str) -> None:
+    def add_champion(self, platform: str, scope: str, user_id: str, added_by: str, now: str) -> None:
         self.conn.execute(
-            "INSERT INTO champions (platform, user_id, added_by, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [platform, user_id, added_by, now],
+            "INSERT INTO champions (platform, scope, user_id, added_by, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [platform, scope, user_id, added_by, now],
         )
 
     # Exports: finished results only, no message texts, no names

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 
 from .engine import Engine
-from .events import Event, Reply
+from .events import Event, Person, Reply
 
 
 class ChatClient:
@@ -14,18 +14,20 @@ class ChatClient:
 
     def __init__(self, engine: Engine, user: str = "ann", chat: str | None = None,
                  platform: str = "test", lang: str | None = None, group: bool = False,
-                 admin: bool = False) -> None:
+                 admin: bool = False, workspace: str | None = None) -> None:
         self.engine, self.user, self.chat, self.platform, self.lang = engine, user, chat or user, platform, lang
-        self.group, self.admin = group, admin
+        self.group, self.admin, self.workspace = group, admin, workspace
         self.replies: list[Reply] = []
 
-    def _event(self, **what: str | None) -> Event:
+    def _event(self, mentions: tuple[Person, ...] = (), **what: str | None) -> Event:
         return Event(self.platform, self.chat, self.user, lang=self.lang, name=self.user.title(),
                      chat_type="group" if self.group else "private", is_admin=self.admin,
-                     chat_title=self.chat if self.group else None, **what)
+                     chat_title=self.chat if self.group else None, workspace=self.workspace,
+                     mentions=mentions, **what)
 
-    def send(self, text: str, key: str | None = None) -> list[Reply]:
-        return self._handle(self._event(text=text, key=key))
+    def send(self, text: str, key: str | None = None, mentions: tuple[Person, ...] = ()) -> list[Reply]:
+        """Types a message; `mentions` are the people it names the way a platform resolves them."""
+        return self._handle(self._event(text=text, key=key, mentions=mentions))
 
     def press(self, value: str, key: str | None = None) -> list[Reply]:
         return self._handle(self._event(choice=value, key=key))

@@ -94,7 +94,7 @@ def test_three_users_run_a_team_assessment_in_the_terminal(tmp_path, questions):
         return chat(db, lines, "--lang", "en", user=user)
 
     started = as_user("ann", ["/team new Sales"] + ["2"] * questions)
-    code = started.split("join code is ")[1][:6]
+    code = started.split("join code is ")[1][:8]
     as_user("bo", [f"/team join {code}"] + ["4"] * questions)
     as_user("kim", [f"/team join {code}"] + ["5"] * questions)
     closed = as_user("ann", ["/team status", "/team close"])

@@ -11,6 +11,7 @@ import pytest
 
 from adapters import slack, telegram
 from bot.engine import AsyncEngine, Engine
+from bot.events import Person
 from bot.scheduler import CLAIM_TIMEOUT, TICK, Scheduler
 from bot.store import Store
 from bot.testing import ChatClient
@@ -60,9 +61,11 @@ def test_only_champions_change_a_channels_tips(tmp_path):
     engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
     member = ChatClient(engine, MEMBER, chat=CHANNEL, platform="slack", group=True)
     assert "Only a champion" in member.send("/tips subscribe stage 2")[0].text
-    assert "Only an admin" in member.send(f"/champion add @{MEMBER}")[0].text
+    named = (Person(MEMBER, "Mia"),)
+    assert "Only an admin" in member.send(f"/champion add @{MEMBER}", mentions=named)[0].text
     admin = ChatClient(engine, ADMIN, chat=CHANNEL, platform="slack", group=True, admin=True)
-    assert f"{MEMBER} is now a champion" in admin.send(f"/champion add @{MEMBER}")[0].text
+    assert "Mention the person" in admin.send("/champion add @mia")[0].text
+    assert "Mia is now a champion" in admin.send(f"/champion add @{MEMBER}", mentions=named)[0].text
     assert "every Monday at 09:00 (Europe/Amsterdam)" in member.send("/tips subscribe stage 2")[0].text
     assert "I didn't understand: someday" in member.send("/tips subscribe someday")[0].text
     telegram_member = group(engine, chat(5), BO, admin=False)
@@ -76,10 +79,10 @@ def test_a_channel_is_coached_at_its_last_team_stage_unless_told_otherwise(tmp_p
     admin = group(engine, chat(6))
     assert "Which stage should the tips be for?" in admin.send("/tips subscribe")[0].text
     admin.send("/team")
-    code = admin.replies[-1].options[0].value.split()[-1]
+    take_part = admin.replies[-1].options[0].value
     for member_id in ("184265311", "184265312", "184265313"):
         member = ChatClient(engine, member_id, platform="telegram")
-        member.send(f"/team join {code}")
+        member.send(take_part)
         for _ in range(questions):
             member.send("4")
     admin.send("/team close")
@@ -100,11 +103,11 @@ def test_a_channel_is_coached_from_its_teams_middle_answers(tmp_path):
     catalog = engine.catalogs["en"]
     admin = ChatClient(engine, "11", chat="-7", platform="telegram", group=True, admin=True, lang="en")
     admin.send("/team")
-    code = admin.replies[-1].options[0].value.split()[-1]
+    take_part = admin.replies[-1].options[0].value
     weak_tools = [1 if q.dimension == "tools" else 4 for q in catalog.questions]
     for user in ("21", "22", "23"):
         member = ChatClient(engine, user, platform="telegram", lang="en")
-        member.send(f"/team join {code}")
+        member.send(take_part)
         for value in weak_tools:
             member.send(str(value))
     admin.send("/team close")

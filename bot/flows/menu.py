@@ -10,10 +10,13 @@ from ..scoring import Result
 STATES = ["idle", "confirming_forget"]
 
 ANYWHERE = "*"
+CARRIED_ON = frozenset({"/assess", "/result", "/tips", "/roadmap", "/help"})
 
 TRANSITIONS = [
     {"trigger": "message", "source": ["idle", "coaching", "confirming_forget"], "dest": None,
      "conditions": "choice_is_stale", "after": "explain_old_button"},
+    # A start payload is a team invite (bot/flows/team.py) or nothing: never a command to run.
+    {"trigger": "start", "source": ANYWHERE, "dest": "assessing", "conditions": "invited", "after": "join_team"},
     {"trigger": "start", "source": ANYWHERE, "dest": None, "after": ["welcome", "reask"]},
     {"trigger": "help", "source": ANYWHERE, "dest": None, "after": ["show_help", "reask"]},
     {"trigger": "lang", "source": ANYWHERE, "dest": None, "after": ["change_language", "reask"]},
@@ -58,10 +61,11 @@ class MenuActions(ConversationBase):
         self.notice("old_button")
 
     def suggest_private(self, event: EventData) -> None:
-        """Answers and results are personal: in a group, offer to carry on in a private chat."""
-        command = event.kwargs.get("command") or "/assess"
-        command = command if command.startswith("/") else "/assess"
-        self.replies.append(render.private_only(self.catalog, command))
+        """Answers and results are personal: in a group, offer to carry on in a private chat.
+        Anyone in the group may press that button, so it carries on only with what changes
+        nothing (the assessment resumes where it was); anything else opens with the welcome."""
+        word = (event.kwargs.get("command") or "").split(" ")[0].split("@")[0].lower()
+        self.replies.append(render.private_only(self.catalog, word if word in CARRIED_ON else "/start"))
 
     def explain_unknown(self, event: EventData) -> None:
         self.say("unknown_command", command=event.kwargs.get("command", ""))

@@ -2,12 +2,16 @@
 
 A team belongs to the place where it was started: a group or channel, or in a private chat a
 named team. Members answer the normal assessment in their private chat; the team sees who has
-answered, never what.
+answered, never what. People join by the team's invite button (a link that carries an opaque,
+expiring invite) or by its code, which holds only in the workspace where the team was started;
+a person who types wrong codes is slowed down, so that codes cannot be guessed.
 """
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from transitions import EventData
@@ -22,7 +26,10 @@ from ..teams import TeamResult, aggregate
 STATES: list[str] = []
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 6
+CODE_LENGTH = 8  # 32**8 codes: at WRONG_CODES a WRONG_CODE_WINDOW, guessing one takes millennia
+WRONG_CODES = 5
+WRONG_CODE_WINDOW = timedelta(minutes=10)
+INVITE_LIFE = timedelta(days=30)
 NAMED_PLACE = "named:"
 
 TRANSITIONS = [
@@ -88,7 +95,8 @@ class TeamActions(ConversationBase):
             return
         code = self._new_code()
         team_id = self.store.create_team(
-            self.row.platform, place, name, code, self.row.user_id, self.turn.lang, self.turn.now
+            self.row.platform, self.turn.event.workspace or "", place, name, code, self.row.user_id,
+            self.turn.lang, self.turn.now,
         )
         team = self.store.team(team_id)
         assert team is not None
@@ -104,23 +112,52 @@ class TeamActions(ConversationBase):
             if not self.store.code_taken(self.row.platform, code):
                 return code
 
+    def invited(self, event: EventData) -> bool:
+        """`/start <invite>` from a team's button: join that team, if the invite still holds.
+        Any other start payload is ignored, and the person gets the welcome."""
+        token = (event.kwargs.get("arg") or "").strip()
+        if not token or not self.turn.event.private:
+            return False
+        team = self.store.invited_team(token, self.row.platform, self.turn.now)
+        if team is None or team.status != "open" or team.workspace != (self.turn.event.workspace or ""):
+            return False
+        self.joining = team
+        return True
+
+    def _code_team(self, event: EventData) -> TeamRecord | None:
+        code = _as_code(event.kwargs.get("arg") or "")
+        if not code:
+            return None
+        return self.store.team_by_code(self.row.platform, self.turn.event.workspace or "", code)
+
+    def _wrong_codes(self) -> list[str]:
+        since = datetime.fromisoformat(self.turn.now) - WRONG_CODE_WINDOW
+        return self.store.wrong_codes_since(self.row.platform, self.row.user_id, since.isoformat(timespec="seconds"))
+
     def can_join(self, event: EventData) -> bool:
-        code = (event.kwargs.get("arg") or "").strip().upper()
-        team = self.store.team_by_code(self.row.platform, code) if code else None
-        if team is None or team.status != "open" or not self.turn.event.private:
+        if not self.turn.event.private or len(self._wrong_codes()) >= WRONG_CODES:
+            return False
+        team = self._code_team(event)
+        if team is None or team.status != "open":
             return False
         self.joining = team
         return True
 
     def explain_join_refused(self, event: EventData) -> None:
-        code = (event.kwargs.get("arg") or "").strip().upper()
-        team = self.store.team_by_code(self.row.platform, code) if code else None
+        code = _as_code(event.kwargs.get("arg") or "")
+        wrong = self._wrong_codes()
         if not self.turn.event.private:
             self.say("team_join_in_private")
+        elif len(wrong) >= WRONG_CODES:
+            free_at = datetime.fromisoformat(wrong[-WRONG_CODES]) + WRONG_CODE_WINDOW
+            wait = free_at - datetime.fromisoformat(self.turn.now)
+            self.say("team_join_slow_down", count=max(1, math.ceil(wait.total_seconds() / 60)))
         elif not code:
             self.say("team_join_how")
-        elif team is None:
-            self.say("team_unknown_code", code=code[:12])
+        elif (team := self._code_team(event)) is None:
+            self.store.record_wrong_code(self.row.platform, self.row.user_id, self.turn.now)
+            self.store.prune_wrong_codes((datetime.fromisoformat(self.turn.now) - WRONG_CODE_WINDOW).isoformat())
+            self.say("team_unknown_code", code=(event.kwargs.get("arg") or "").strip().upper()[:12])
         else:
             self.say("team_closed", name=team.name)
 
@@ -165,8 +202,18 @@ class TeamActions(ConversationBase):
 
     def _progress(self, team: TeamRecord, here: bool) -> Reply:
         catalog = self.turn.catalogs.get(team.lang, self.catalog)
-        reply = render.team_progress(catalog, team, self.store.members(team.id))
+        invite = self._invite(team) if team.status == "open" else None
+        reply = render.team_progress(catalog, team, self.store.members(team.id), invite)
         return reply if here else replace(reply, to=team.chat_id)
+
+    def _invite(self, team: TeamRecord) -> str:
+        """An invite that holds at least a week more, made anew when the last one runs out."""
+        now = datetime.fromisoformat(self.turn.now)
+        token = self.store.invite_for(team.id, (now + timedelta(days=7)).isoformat(timespec="seconds"))
+        if token is None:
+            token = secrets.token_urlsafe(16)
+            self.store.create_invite(token, team.id, self.turn.now, (now + INVITE_LIFE).isoformat(timespec="seconds"))
+        return token
 
     def show_team_status(self, event: EventData) -> None:
         team = self.context_team
@@ -265,3 +312,8 @@ class TeamActions(ConversationBase):
             self.say("team_exists", name=existing.name, code=existing.code)
         else:
             self.say("team_name_needed")
+
+
+def _as_code(text: str) -> str:
+    """A typed join code as stored: capitals, without the spaces or dashes people add."""
+    return "".join(c for c in text.upper() if c.isalnum())

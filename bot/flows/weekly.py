@@ -82,10 +82,11 @@ class WeeklyActions(ConversationBase):
         return self.store.subscription_at(self.row.platform, self.row.chat_id)
 
     def may_manage_weekly(self, event: EventData) -> bool:
-        """Champions manage a channel's tips: its admins and the people an admin named.
-        In a private chat a person manages their own."""
+        """Champions manage a channel's tips: its admins and the people an admin named there (in
+        that Slack workspace, that Telegram group). In a private chat a person manages their own."""
         event_ = self.turn.event
-        return event_.private or event_.is_admin or self.store.is_champion(self.row.platform, self.row.user_id)
+        return (event_.private or event_.is_admin
+                or self.store.is_champion(self.row.platform, event_.scope, self.row.user_id))
 
     def refuse_weekly(self, event: EventData) -> None:
         self.say("weekly_not_champion")
@@ -189,15 +190,19 @@ class WeeklyActions(ConversationBase):
         self._channel_feedback(event, "dismissed", "tip_dismissed")
 
     def add_champion(self, event: EventData) -> None:
-        if not self.turn.event.is_admin:
+        """An admin names champions of this chat's scope, by a mention the platform resolved to a
+        person: a bare name could be anyone, or no one, so it is refused with how to do it."""
+        event_ = self.turn.event
+        if not event_.is_admin:
             self.say("weekly_not_admin")
             return
-        named = (event.kwargs.get("arg") or "").strip().lstrip("@").split(" ")[0]
-        if not named:
-            self.say("champion_how")
+        if not event_.mentions:
+            specific = f"champion_how_{self.row.platform}"
+            self.say(specific if specific in self.catalog.messages else "champion_how")
             return
-        self.store.add_champion(self.row.platform, named, self.row.user_id, self.turn.now)
-        self.say("champion_added", name=named[:40])
+        for person in event_.mentions:
+            self.store.add_champion(self.row.platform, event_.scope, person.user_id, self.row.user_id, self.turn.now)
+            self.say("champion_added", name=person.name[:40])
 
 
 def _next_slot(subscription: Subscription, now: str) -> str:
