@@ -80,10 +80,13 @@ class Engine:
                         # Replies this process handed out are being delivered by their first
                         # copy; after a restart they are handed out again, so none is lost.
                         return [] if event.key in self._handed_out else [Reply.from_dict(r) for r in seen]
-                replies = self._apply(event, lang)
+                conversation = self._apply(event, lang)
+                replies = conversation.replies
                 if event.key is not None:
+                    # The event that forgot a person is kept (a redelivery must not ask again),
+                    # but not as theirs: its replies name no one.
                     self.store.remember_event(
-                        event.key, event.platform, event.user_id,
+                        event.key, event.platform, None if conversation.forgotten else event.user_id,
                         [r.to_dict() for r in replies], self.clock(),
                     )
                 self._prune_now_and_then()
@@ -156,7 +159,7 @@ class Engine:
         hint = (event.lang or "").replace("_", "-").split("-")[0].lower()
         return hint if hint in self.catalogs else self.default_lang
 
-    def _apply(self, event: Event, lang: str) -> list[Reply]:
+    def _apply(self, event: Event, lang: str) -> Conversation:
         row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
         turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled)
         if event.name:
@@ -170,7 +173,7 @@ class Engine:
             row.last_key = event.key
         if not conversation.forgotten:
             self.store.save_conversation(row, turn.now)
-        return conversation.replies
+        return conversation
 
     @staticmethod
     def _trigger_for(event: Event) -> tuple[str, dict[str, str]]:

@@ -144,6 +144,10 @@ class ConversationBase:
         """The stage and dimensions that coaching works from, if any (bot/flows/coaching.py)."""
         raise NotImplementedError
 
+    def refresh_team_messages(self, team_ids: list[int]) -> None:
+        """Updates the progress messages of teams in their groups, where posted (bot/flows/team.py)."""
+        raise NotImplementedError
+
     def report_team_answer(self, team_id: int) -> None:
         """Tells the person, and the team's place, that a team answer counted (bot/flows/team.py)."""
         raise NotImplementedError

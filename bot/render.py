@@ -353,6 +353,11 @@ def language_prompt(catalog: Catalog, catalogs: dict[str, Catalog]) -> Reply:
 
 
 
+def team_ref(team_id: int) -> str:
+    """How a team's progress message is known, so that every update edits the same message."""
+    return f"team:{team_id}"
+
+
 def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member], invite: str | None = None) -> Reply:
     """Who has answered and who is still answering: never what anyone answered. Its button
     carries the team's invite, so that tapping it is enough to take part."""
@@ -362,13 +367,13 @@ def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member], inv
     lines.append(catalog.message("team_progress_answered", count=len(answered), names=", ".join(answered) or "–"))
     if team.status != "open":
         lines.append(catalog.message("team_progress_closed", date=(team.closed_at or "")[:10]))
-        return Reply("\n".join(lines), kind="team_progress", ref=f"team:{team.id}")
+        return Reply("\n".join(lines), kind="team_progress", ref=team_ref(team.id))
     if waiting:
         lines.append(catalog.message("team_progress_waiting", names=", ".join(waiting)))
     lines.append(catalog.message("team_progress_how", code=team.code))
     join = f"/start {invite}" if invite else f"/team join {team.code}"
     option = Option(join, catalog.message("team_take_part_label"), join, private=True)
-    return Reply("\n".join(lines), (option,), kind="team_progress", ref=f"team:{team.id}")
+    return Reply("\n".join(lines), (option,), kind="team_progress", ref=team_ref(team.id))
 
 
 def team_result(

@@ -20,6 +20,47 @@ _CONVERSATION_FIELDS = (
 )
 
 
+# Every column that can tell who someone is, and what `/forget` (Store.forget_user) does to it.
+# Every other column is listed in IMPERSONAL; a test holds the schema to the two lists, so a
+# new column that names a person cannot be added without saying how it is forgotten.
+DELETED, CLEARED = "row deleted", "cleared"
+PERSONAL: dict[str, dict[str, str]] = {
+    "users": {"user_id": DELETED, "name": DELETED, "lang": DELETED},
+    "conversations": {"user_id": DELETED, "chat_id": DELETED},
+    "assessments": {"user_id": DELETED, "chat_id": DELETED, "result": DELETED},
+    "answers": {"assessment_id": DELETED, "value": DELETED},
+    "team_members": {"user_id": DELETED},
+    "teams": {"starter_id": CLEARED},
+    "subscriptions": {"champion_id": CLEARED, "chat_id": DELETED},  # deleted: their private chat's own
+    "champions": {"user_id": DELETED, "added_by": CLEARED},
+    "events": {"user_id": DELETED, "replies": CLEARED},  # cleared: other people's replies naming them
+    "tip_feedback": {"user_id": DELETED, "chat_id": DELETED},
+    "roadmap": {"user_id": DELETED, "chat_id": DELETED},
+    "wrong_codes": {"user_id": DELETED},
+}
+IMPERSONAL: dict[str, tuple[str, ...]] = {
+    "users": ("platform", "created_at"),
+    "conversations": ("platform", "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus",
+                      "quick", "team_id", "last_key", "updated_at"),
+    "assessments": ("id", "platform", "started_at", "finished_at", "stage", "team_id", "position"),
+    "answers": ("question_id", "answered_at"),
+    "team_members": ("team_id", "platform", "joined_at", "left_at"),
+    # A team's place is a group, or "named:<team name>"; its result holds no one's answers alone.
+    "teams": ("id", "platform", "workspace", "chat_id", "name", "code", "lang", "status", "created_at",
+              "closed_at", "stage", "result"),
+    "subscriptions": ("id", "platform", "lang", "stage", "weekday", "at", "zone", "status", "created_at"),
+    "deliveries": ("subscription_id", "period", "tip_id", "status", "due_at", "claimed_at", "sent_at", "late",
+                   "message_id"),
+    "champions": ("platform", "scope", "at"),
+    "events": ("key", "platform", "handled_at", "delivered_at"),
+    "posted_messages": ("platform", "ref", "chat_id", "message_id", "at"),  # a team's group, never a person
+    "tip_feedback": ("platform", "tip_id", "status", "at"),
+    "roadmap": ("platform", "item_id", "at"),
+    "invites": ("token", "team_id", "created_at", "expires_at"),
+    "wrong_codes": ("platform", "at"),
+}
+
+
 @dataclass
 class ConversationRow:
     platform: str
@@ -296,7 +337,8 @@ class Store:
         return bool(row and row[0])
 
     def mark_delivered(self, key: str, at: str) -> None:
-        self.conn.execute("UPDATE events SET delivered_at = ? WHERE key = ?", [at, key])
+        """Delivered replies are never sent again, so their text (which may name people) goes."""
+        self.conn.execute("UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ?", [at, key])
 
     # Messages an adapter posted and may update in place (a team's progress)
 
@@ -314,7 +356,7 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def remember_event(self, key: str, platform: str, user_id: str, replies: list[dict], at: str) -> None:
+    def remember_event(self, key: str, platform: str, user_id: str | None, replies: list[dict], at: str) -> None:
         self.conn.execute(
             "INSERT INTO events (key, platform, user_id, replies, handled_at) VALUES (?, ?, ?, ?, ?)",
             [key, platform, user_id, json.dumps(replies, ensure_ascii=False), at],
@@ -346,17 +388,38 @@ class Store:
             [platform, user_id, name, at],
         )
 
-    def forget_user(self, platform: str, user_id: str) -> None:
-        """Deletes everything Stagecoach holds about one person on one platform."""
+    def forget_user(self, platform: str, user_id: str, private_chat: str) -> list[int]:
+        """Deletes or clears every trace of one person on one platform, as PERSONAL lists them;
+        `private_chat` is their one-to-one chat with the bot. Returns the teams they were in,
+        whose progress messages still show their name."""
         who = [platform, user_id]
+        name = self.conn.execute("SELECT name FROM users WHERE platform = ? AND user_id = ?", who).fetchone()
+        if name and name[0]:
+            # Other people's stored replies that name them (a team's progress), not yet delivered.
+            self.conn.execute(
+                r"UPDATE events SET replies = '[]' WHERE platform = ? AND replies LIKE ? ESCAPE '\'",
+                [platform, "%" + _like(json.dumps(name[0], ensure_ascii=False)[1:-1]) + "%"],
+            )
+        teams = [r[0] for r in self.conn.execute(
+            "SELECT team_id FROM team_members WHERE platform = ? AND user_id = ?", who).fetchall()]
         self.conn.execute(
             "DELETE FROM answers WHERE assessment_id IN"
             " (SELECT id FROM assessments WHERE platform = ? AND user_id = ?)",
             who,
         )
-        self.conn.execute("DELETE FROM team_members WHERE platform = ? AND user_id = ?", who)
-        for table in ("assessments", "conversations", "tip_feedback", "roadmap", "events", "users"):
+        own = self.conn.execute(
+            "SELECT id FROM subscriptions WHERE platform = ? AND chat_id = ?", [platform, private_chat]).fetchall()
+        for (subscription_id,) in own:
+            self.conn.execute("DELETE FROM deliveries WHERE subscription_id = ?", [subscription_id])
+            self.conn.execute("DELETE FROM subscriptions WHERE id = ?", [subscription_id])
+        self.conn.execute("DELETE FROM tip_feedback WHERE platform = ? AND chat_id = ?", [platform, private_chat])
+        for table in ("team_members", "assessments", "conversations", "tip_feedback", "roadmap", "events",
+                      "champions", "wrong_codes", "users"):
             self.conn.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?", who)
+        self.conn.execute("UPDATE teams SET starter_id = '' WHERE platform = ? AND starter_id = ?", who)
+        self.conn.execute("UPDATE subscriptions SET champion_id = '' WHERE platform = ? AND champion_id = ?", who)
+        self.conn.execute("UPDATE champions SET added_by = '' WHERE platform = ? AND added_by = ?", who)
+        return teams
 
     # Conversations
 
@@ -751,6 +814,11 @@ class Store:
             "UPDATE teams SET status = 'closed', closed_at = ?, stage = ?, result = ? WHERE id = ?",
             [at, stage, json.dumps(result), team_id],
         )
+
+
+def _like(text: str) -> str:
+    """Text to find literally with LIKE … ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _inserted(cursor: sqlite3.Cursor) -> int:

@@ -128,9 +128,11 @@ class MenuActions(ConversationBase):
         return self.row.assessment_id is not None
 
     def erase(self, event: EventData) -> None:
-        self.store.forget_user(self.row.platform, self.row.user_id)
+        """Forgets the person, then updates the team messages that showed their name."""
+        teams = self.store.forget_user(self.row.platform, self.row.user_id, self.row.chat_id)
         self.forgotten = True
         self.say("forget_done")
+        self.refresh_team_messages(teams)
 
     def say_kept(self, event: EventData) -> None:
         self.say("forget_kept")

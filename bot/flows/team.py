@@ -200,6 +200,14 @@ class TeamActions(ConversationBase):
         if not team.chat_id.startswith(NAMED_PLACE) and team.chat_id != self.row.chat_id:
             self.replies.append(self._progress(team, here=False))
 
+    def refresh_team_messages(self, team_ids: list[int]) -> None:
+        for team_id in team_ids:
+            team = self.store.team(team_id)
+            if team is None or team.chat_id.startswith(NAMED_PLACE):
+                continue
+            if self.store.posted_message(team.platform, render.team_ref(team.id), team.chat_id) is not None:
+                self.replies.append(self._progress(team, here=False))
+
     def _progress(self, team: TeamRecord, here: bool) -> Reply:
         catalog = self.turn.catalogs.get(team.lang, self.catalog)
         invite = self._invite(team) if team.status == "open" else None
