@@ -156,16 +156,32 @@ def export(args: argparse.Namespace) -> int:
     try:
         dimensions = default_catalogs()["en"].dimensions
         collect = exporting.people if args.what == "people" else exporting.teams
-        rows = collect(store, dimensions, args.team.upper() if args.team else None, args.since, args.until)
+        done = collect(store, dimensions, args.team.upper() if args.team else None, args.since, args.until)
     finally:
         store.close()
+    rows = done.rows
     text = exporting.to_csv(rows) if args.format == "csv" else exporting.to_json(rows)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"{len(rows)} rows written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if done.withheld:
+        print(_withheld_notice(args.what, done.withheld), file=sys.stderr)
     return 0
+
+
+def _withheld_notice(what: str, count: int) -> str:
+    """Tells the operator what the export kept back, so that a short file is not taken for a bug."""
+    from .teams import MIN_VISIBLE
+
+    if what == "people":
+        rows = "1 row" if count == 1 else f"{count} rows"
+        return (f"{rows} withheld: assessments for teams with fewer than {MIN_VISIBLE} participants,"
+                " whose answers could be singled out")
+    teams = "1 team" if count == 1 else f"{count} teams"
+    return (f"{teams} with fewer than {MIN_VISIBLE} participants: stage and dimensions withheld,"
+            " so that no one's answers can be singled out")
 
 
 def build_parser() -> argparse.ArgumentParser:

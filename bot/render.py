@@ -366,7 +366,11 @@ def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member], inv
     lines = [catalog.message("team_progress_title", name=team.name, code=team.code)]
     lines.append(catalog.message("team_progress_answered", count=len(answered), names=", ".join(answered) or "–"))
     if team.status != "open":
-        lines.append(catalog.message("team_progress_closed", date=(team.closed_at or "")[:10]))
+        date = (team.closed_at or "")[:10]
+        if TeamResult.from_dict(team.result or {}).visible:
+            lines.append(catalog.message("team_progress_closed", date=date))
+        else:
+            lines.append(catalog.message("team_progress_closed_withheld", date=date))
         return Reply("\n".join(lines), kind="team_progress", ref=team_ref(team.id))
     if waiting:
         lines.append(catalog.message("team_progress_waiting", names=", ".join(waiting)))
@@ -380,7 +384,11 @@ def team_result(
     catalog: Catalog, team: TeamRecord, result: TeamResult,
     previous: tuple[TeamRecord, TeamResult] | None = None,
 ) -> Reply:
-    """The team's stage; with three or more participants also its profile, spread and disagreements."""
+    """The team's stage, profile, spread and disagreements; below three participants only that
+    there is no result and why (also for a result stored with a stage before that rule)."""
+    if not result.visible:
+        return Reply(catalog.message("team_result_withheld", name=team.name, count=result.participants),
+                     kind="team_result")
     if result.stage is None:
         head = catalog.message("team_result_unknown", name=team.name)
     else:
@@ -388,45 +396,38 @@ def team_result(
         head = catalog.message("team_result_title", name=team.name, stage=stage.id, stage_name=stage.name,
                                tagline=stage.tagline)
     parts = [head, catalog.message("team_participants", count=result.participants)]
-    chart = None
-    if not result.detailed:
-        parts.append(catalog.message("team_only_overall"))
-    else:
-        lines = [catalog.message("result_dimensions_title")]
-        for dimension in catalog.dimensions:
-            value, spread = result.dimensions.get(dimension.id), result.spreads.get(dimension.id)
-            if value is None or spread is None:
-                lines.append(catalog.message("result_dimension_unknown", name=dimension.name))
-            else:
-                lines.append(catalog.message(
-                    "team_dimension_line", bar=bar(value), stage=value, stage_name=catalog.stage(value).name,
-                    low=spread[0], high=spread[1], name=dimension.name))
-        parts.append("\n".join(lines))
-        if result.disagreements:
-            starters = [catalog.message("team_disagreements_title")]
-            for d in result.disagreements:
-                low, high = result.spreads[d] or (0, 0)
-                starters.append(catalog.message(
-                    "team_disagreement", name=catalog.dimension(d).name, low=low, high=high))
-            parts.append("\n".join(starters))
+    lines = [catalog.message("result_dimensions_title")]
+    for dimension in catalog.dimensions:
+        value, spread = result.dimensions.get(dimension.id), result.spreads.get(dimension.id)
+        if value is None or spread is None:
+            lines.append(catalog.message("result_dimension_unknown", name=dimension.name))
         else:
-            parts.append(catalog.message("team_agreement"))
-        title = catalog.message("chart_team_title", name=team.name)
-        chart = bars_chart(catalog, title, [result.dimensions], (catalog.message("chart_team_legend"),),
-                           result.spreads)
-    if result.detailed and result.stage is not None:
+            lines.append(catalog.message(
+                "team_dimension_line", bar=bar(value), stage=value, stage_name=catalog.stage(value).name,
+                low=spread[0], high=spread[1], name=dimension.name))
+    parts.append("\n".join(lines))
+    if result.disagreements:
+        starters = [catalog.message("team_disagreements_title")]
+        for d in result.disagreements:
+            low, high = result.spreads[d] or (0, 0)
+            starters.append(catalog.message(
+                "team_disagreement", name=catalog.dimension(d).name, low=low, high=high))
+        parts.append("\n".join(starters))
+    else:
+        parts.append(catalog.message("team_agreement"))
+    title = catalog.message("chart_team_title", name=team.name)
+    chart = bars_chart(catalog, title, [result.dimensions], (catalog.message("chart_team_legend"),),
+                       result.spreads)
+    if result.stage is not None:
         as_one = result.as_result()
         if as_one.held_by:
             parts.append(held(catalog, as_one))
         profile = coaching.from_result(as_one, team=True)
         if profile is not None:
             parts.append(next_moves(catalog, profile))
-    if previous is not None:
+    if previous is not None and previous[1].visible:
         before_team, before = previous
-        if before.detailed and result.detailed:
-            parts.append(change(catalog, before.as_result(), before_team.closed_at or "", result.as_result()))
-        else:
-            parts.append(_overall_change(catalog, before.stage, before_team.closed_at or "", result.stage))
+        parts.append(change(catalog, before.as_result(), before_team.closed_at or "", result.as_result()))
     return Reply("\n\n".join(parts), chart=chart, kind="team_result")
 
 
@@ -437,7 +438,11 @@ def _overall_change(catalog: Catalog, before: int | None, before_at: str, after:
                            after=catalog.stage(after).name, delta=f"{after - before:+d}")
 
 
-def person_against_team(catalog: Catalog, team: TeamRecord, own: dict, result: TeamResult) -> Reply:
+def person_against_team(catalog: Catalog, team: TeamRecord, own: dict, result: TeamResult) -> Reply | None:
+    """A member's own profile against the team's; none for a team too small to show, where the
+    team's side would give the other members' answers away."""
+    if not result.visible:
+        return None
     mine = Result.from_dict(own)
     chart = bars_chart(
         catalog, catalog.message("chart_compare_title", name=team.name), [result.dimensions, mine.dimensions],

@@ -621,8 +621,15 @@ class Store:
         """The newest teams of a place, newest first: the open one or the last closed ones."""
         return self._teams("platform = ? AND chat_id = ?", [platform, chat_id], limit)
 
-    def closed_teams_at(self, platform: str, chat_id: str, limit: int = 2) -> list[TeamRecord]:
-        return self._teams("platform = ? AND chat_id = ? AND status = 'closed'", [platform, chat_id], limit)
+    def closed_teams_at(
+        self, platform: str, chat_id: str, limit: int = 2, min_participants: int = 0
+    ) -> list[TeamRecord]:
+        """A place's closed teams, newest first; with `min_participants`, only those that many took part in."""
+        return self._teams(
+            "platform = ? AND chat_id = ? AND status = 'closed'"
+            " AND COALESCE(json_extract(result, '$.participants'), 0) >= ?",
+            [platform, chat_id, min_participants], limit,
+        )
 
     def _team(self, where: str, params: list) -> TeamRecord | None:
         found = self._teams(where, params, 1)
@@ -788,8 +795,9 @@ class Store:
     # Exports: finished results only, no message texts, no names
 
     def export_assessments(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
+        """Finished assessments with the team each was made for (`team_id`, for the caller to check)."""
         rows = self.conn.execute(
-            "SELECT a.platform, a.user_id, a.id, t.code, a.started_at, a.finished_at, a.result"
+            "SELECT a.platform, a.user_id, a.id, t.code, a.started_at, a.finished_at, a.result, a.team_id"
             " FROM assessments a LEFT JOIN teams t ON t.id = a.team_id"
             " WHERE a.finished_at IS NOT NULL AND (? IS NULL OR t.code = ?)"
             " AND (? IS NULL OR a.finished_at >= ?) AND (? IS NULL OR a.finished_at < ?)"
@@ -797,7 +805,7 @@ class Store:
             [team_code, team_code, since, since, until, until],
         ).fetchall()
         keys = ("platform", "user_id", "assessment_id", "team_code", "started_at", "finished_at")
-        return [dict(zip(keys, r[:6], strict=True)) | {"result": json.loads(r[6])} for r in rows]
+        return [dict(zip(keys, r[:6], strict=True)) | {"result": json.loads(r[6]), "team_id": r[7]} for r in rows]
 
     def export_teams(self, team_code: str | None, since: str | None, until: str | None) -> list[dict]:
         rows = self.conn.execute(

@@ -4,6 +4,8 @@ Per dimension the team is at the middle value of its members' stages for that di
 the spread is the lowest and highest of them. The overall team stage follows the personal rule
 on those values (bot/scoring.py), with each question taken at the members' middle answer.
 Dimensions where members are two or more stages apart are disagreements: worth a talk.
+Below three participants nothing is combined or kept but the count: with one or two, even the
+overall stage is, or gives away, someone's own.
 """
 from __future__ import annotations
 
@@ -35,9 +37,14 @@ class TeamResult:
         wide = [d for d, gap in gaps.items() if gap >= DISAGREEMENT_GAP]
         return tuple(sorted(wide, key=lambda d: -gaps[d]))
 
+    @classmethod
+    def withheld(cls, participants: int) -> TeamResult:
+        """Too few took part for a result: only how many did, so no one can be singled out."""
+        return cls(None, participants, {}, {})
+
     @property
-    def detailed(self) -> bool:
-        """Below three participants only the overall stage is shown, so no one can be singled out."""
+    def visible(self) -> bool:
+        """Whether enough took part to show anything of the result; below that nothing is shown."""
         return self.participants >= MIN_VISIBLE
 
     def as_result(self) -> Result:
@@ -45,6 +52,8 @@ class TeamResult:
         return Result(self.stage, self.dimensions, 0, 0, self.held_by, self.base, self.answers)
 
     def to_dict(self) -> dict[str, Any]:
+        if not self.visible:
+            return {"participants": self.participants}
         return {
             "stage": self.stage,
             "participants": self.participants,
@@ -57,9 +66,13 @@ class TeamResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TeamResult:
+        """A stored result; one stored for fewer than three before they were withheld loses its stage."""
+        participants = int(data.get("participants") or 0)
+        if participants < MIN_VISIBLE:
+            return cls.withheld(participants)
         return cls(
             stage=data["stage"],
-            participants=data["participants"],
+            participants=participants,
             dimensions=data["dimensions"],
             spreads={d: tuple(s) if s else None for d, s in data["spreads"].items()},
             held_by=tuple(data.get("held_by", data.get("held_by_activities", ()))),
@@ -69,7 +82,10 @@ class TeamResult:
 
 
 def aggregate(questions: Sequence[Question], members: Sequence[Mapping[str, int]]) -> TeamResult:
-    """Combines each member's answers (question id -> 0..6) into the team result."""
+    """Combines each member's answers (question id -> 0..6) into the team result; with fewer than
+    three members nothing is combined at all."""
+    if len(members) < MIN_VISIBLE:
+        return TeamResult.withheld(len(members))
     results = [score(questions, answers) for answers in members]
     dimension_ids = list(dict.fromkeys(q.dimension for q in questions))
     dimensions: dict[str, int | None] = {}

@@ -112,13 +112,26 @@ def test_a_team_result_names_its_next_moves_from_the_members_middle_answers(engi
     assert moves["organisation.hub"] in asks and moves["leadership.sponsor"] not in asks
 
 
-def test_a_team_of_one_reads_as_one_participant(engine, questions):
+def test_below_three_nothing_is_combined_or_kept_but_the_count():
+    for size in (1, 2):
+        team = aggregate(QUESTIONS, [by_dimension(strategy=5)] * size)
+        assert (team.stage, team.dimensions, team.spreads, team.answers) == (None, {}, {}, {})
+        assert team.participants == size and not team.visible
+        assert team.to_dict() == {"participants": size}
+    assert aggregate(QUESTIONS, [by_dimension()] * 3).visible
+
+
+def test_a_team_of_one_closes_kindly_without_a_result(engine, questions):
     ann = ChatClient(engine, "ann", lang="en")
     ann.send("/team new Solo")
     answer_all(ann, 3, questions)
     result = ann.send("/team close")[0].text
-    assert "Based on the answers of 1 participant." in result
-    assert "asks of you next" not in result
+    assert "Team “Solo” has closed with 1 answer. A team result needs at least three" in result
+    assert "no one's answers can be singled out" in result
+    assert "stage" not in result and "Engagement" not in result
+    assert ann.send("/team status")[0].text == result
+    nl = ChatClient(engine, "ann", lang="nl")
+    assert "is gesloten met 1 antwoord" in nl.send("/team status")[0].text
 
 
 def test_team_output_never_shows_an_individual(engine, questions):
@@ -128,10 +141,12 @@ def test_team_output_never_shows_an_individual(engine, questions):
     answer_all(ann, 1, questions)
     answer_all(bo, 5, questions)
     result = ann.send("/team close")[0]
-    assert "fewer than three participants" in result.text
+    assert "has closed with 2 answers" in result.text and "at least three" in result.text
     assert "Per dimension" not in result.text and result.chart is None
     assert "Ann" not in result.text and "Bo" not in result.text
-    assert len(ann.send("/team status")) == 1  # no comparison chart below three either
+    for member in (ann, bo):
+        status = member.send("/team status")
+        assert len(status) == 1 and status[0].chart is None  # no comparison chart below three either
 
 
 def test_a_member_compares_themselves_with_the_closed_team(engine, questions):
@@ -179,6 +194,11 @@ def test_a_member_of_two_teams_keeps_the_answers_apart(engine, questions):
     assert "Question 4 of" in ann.text
     answer_all(ann, 1, questions - 3)
     answer_all(bo, 6, questions)
+    for code, value, names in ((alpha, 1, ("cy", "di")), (beta, 6, ("ed", "fay"))):
+        for name in names:  # three in each team, so that each shows a result
+            other = ChatClient(engine, name)
+            other.send(f"/team join {code}")
+            answer_all(other, value, questions)
     beta_result = bo.send("/team close")[0]
     assert "stage 6 of 6" in beta_result.text
     alpha_result = ann.send("/team close")[0]

@@ -21,7 +21,7 @@ from ..catalog import Catalog
 from ..events import Reply
 from ..model import ConversationBase
 from ..store import TeamRecord
-from ..teams import TeamResult, aggregate
+from ..teams import MIN_VISIBLE, TeamResult, aggregate
 
 STATES: list[str] = []
 
@@ -273,17 +273,20 @@ class TeamActions(ConversationBase):
     def _result_replies(
         self, team: TeamRecord, catalog: Catalog | None = None, with_member: bool = True
     ) -> list[Reply]:
-        """The team result, its change since the place's previous one, and the person against it."""
+        """The team result, its change since the place's previous one, and the person against it.
+        A team too small to show is neither compared with nor compared against."""
         catalog = catalog or self.catalog
         result = TeamResult.from_dict(team.result or {})
-        earlier = [t for t in self.store.closed_teams_at(team.platform, team.chat_id, limit=5) if t.id < team.id]
+        earlier = [t for t in self.store.closed_teams_at(team.platform, team.chat_id, limit=5,
+                                                         min_participants=MIN_VISIBLE) if t.id < team.id]
         previous = (earlier[0], TeamResult.from_dict(earlier[0].result or {})) if earlier else None
         replies = [render.team_result(catalog, team, result, previous)]
-        if with_member and self.turn.event.private and result.detailed:
+        if with_member and self.turn.event.private and result.visible:
             mine = self.store.finished_assessments(*self.who, limit=50)
             own = next((r for r in mine if r.team_id == team.id), None)
-            if own is not None:
-                replies.append(render.person_against_team(catalog, team, own.result, result))
+            compared = render.person_against_team(catalog, team, own.result, result) if own else None
+            if compared is not None:
+                replies.append(compared)
         return replies
 
     def answering_for_context_team(self, event: EventData) -> bool:

@@ -15,7 +15,7 @@ from ..catalog import Catalog, Tip
 from ..coaching import Profile
 from ..model import ConversationBase
 from ..store import Store, Subscription
-from ..teams import TeamResult
+from ..teams import MIN_VISIBLE, TeamResult
 from ..weekly import DEFAULT_TIME, DEFAULT_WEEKDAY, DEFAULT_ZONE, Schedule, parse_settings
 
 STATES: list[str] = []
@@ -42,18 +42,17 @@ TRANSITIONS = [
 
 def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) -> Profile | None:
     """What a channel is coached from: the stage its champion chose, else its place's last team
-    result (with the team's dimensions and middle answers when the team was large enough to show
-    them)."""
+    result, with the team's dimensions and middle answers. A team under three participants counts
+    as no result: its stage is, or gives away, a member's own."""
     if subscription.stage:
         return Profile(subscription.stage)
-    teams = store.closed_teams_at(subscription.platform, subscription.chat_id, limit=1)
+    teams = store.closed_teams_at(subscription.platform, subscription.chat_id, limit=1,
+                                  min_participants=MIN_VISIBLE)
     if not teams or not teams[0].result:
         return None
     team = TeamResult.from_dict(teams[0].result)
-    if team.stage is None:
+    if not team.visible or team.stage is None:
         return None
-    if not team.detailed:
-        return Profile(team.stage, team=True)
     return coaching.from_result(team.as_result(), team=True)
 
 
