@@ -5,7 +5,6 @@ that something did NOT happen first waits for the answer to a later request."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import signal
@@ -13,31 +12,36 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 import yaml
-from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
 
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
 from bot.store import Store
-from tests.fakes.slack import APP, BOT_ID, BOT_USER, TEAM, FakeSlack, Posted, im
-from tests.waiting import DEADLINE, exited, until
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-ANN, BO, KIM, ROOT = "U061F7AUR", "U061F7BK2", "U061F7CQ9", "U012AB3CD"
-NAMES = {ANN: "Ann", BO: "Bo", KIM: "Kim", ROOT: "Ruth"}
-CHANNEL, WEEKLY = "C061F8TM3", "C061F8WK5"
-TIME_SCALE = 0.01  # one message a second per channel, each second lasting 10 ms
-RESULT = "is at stage"
-FORM = "application/x-www-form-urlencoded"
-ids = itertools.count(1)
+from tests.drivers.slack import (
+    ANN,
+    BO,
+    CHANNEL,
+    FORM,
+    KIM,
+    NAMES,
+    RESULT,
+    ROOT,
+    SECRET,
+    TIME_SCALE,
+    WEEKLY,
+    App,
+    answer_all,
+    click,
+    dm,
+    position,
+)
+from tests.fakes.slack import APP, BOT_ID, BOT_USER, TEAM, FakeSlack, im
+from tests.waiting import exited, until
 
 
 @pytest.fixture
@@ -48,97 +52,12 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await server.stop()
 
 
-class App:
-    """The real AsyncApp served over HTTP on 127.0.0.1, and a client that signs requests."""
-
-    def __init__(self, fake: FakeSlack, db: Path) -> None:
-        self.fake = fake
-        self.engine = AsyncEngine(lambda: Engine(Store(db)))
-        self.app, self.adapter = slack.build(self.engine, fake.token, SECRET, fake.api_url, time_scale=TIME_SCALE)
-        self.url = ""
-
-    async def start(self) -> None:
-        self.runner = web.AppRunner(slack.web_app(self.app))
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/slack/events"
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-        await self.adapter.drain()
-        self.engine.close()
-
-    async def post(self, body: str, content_type: str, secret: str = SECRET, age: int = 0,
-                   headers: dict | None = None) -> httpx.Response:
-        timestamp = str(int(time.time()) - age)
-        signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-        async with httpx.AsyncClient(timeout=DEADLINE) as client:
-            return await client.post(self.url, content=body.encode(), headers={
-                "Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp,
-                "X-Slack-Signature": signature, **(headers or {})})
-
-    async def event(self, event: dict, event_id: str | None = None, **kwargs) -> httpx.Response:
-        body = json.dumps({"token": "t", "team_id": TEAM, "api_app_id": APP, "type": "event_callback",
-                           "event_id": event_id or f"Ev061F{next(ids):06d}", "event_time": 1767000000,
-                           "event": event, "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]})
-        return await self.post(body, "application/json", **kwargs)
-
-    async def dm(self, user: str, text: str, **kwargs) -> httpx.Response:
-        return await self.event({"type": "message", "channel_type": "im", "channel": im(user), "user": user,
-                                 "text": text, "ts": f"1767000000.{next(ids):06d}"}, **kwargs)
-
-    async def command(self, user: str, text: str, channel: str | None = None) -> httpx.Response:
-        body = urlencode({"token": "t", "team_id": TEAM, "channel_id": channel or im(user), "user_id": user,
-                          "command": "/stagecoach", "text": text, "trigger_id": f"13345224609.{next(ids)}.a1b2c3",
-                          "response_url": "http://127.0.0.1:9/unused"})
-        return await self.post(body, FORM)
-
-    async def click(self, user: str, posted: Posted, label: str) -> httpx.Response:
-        button = next(b for b in posted.buttons() if b["text"]["text"] == label)
-        payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": user},
-                   "api_app_id": APP, "trigger_id": f"13345224609.{next(ids)}.a1b2c3",
-                   "container": {"type": "message", "message_ts": posted.ts, "channel_id": posted.channel},
-                   "channel": {"id": posted.channel}, "message": {"ts": posted.ts, "text": posted.text,
-                                                                 "blocks": posted.blocks},
-                   "actions": [{**button, "block_id": "b", "action_ts": f"{time.time():.6f}{next(ids)}"}]}
-        return await self.post(urlencode({"payload": json.dumps(payload)}), FORM)
-
-
 @pytest.fixture
 async def app(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[App]:
     running = App(fake, tmp_path / "slack.db")
     await running.start()
     yield running
     await running.stop()
-
-
-def position(fake: FakeSlack, channel: str, posted: Posted) -> int:
-    return next(i for i, p in enumerate(fake.to(channel)) if p is posted)
-
-
-async def dm(app: App, user: str, text: str, expect: str) -> Posted:
-    """Sends a direct message and waits for the reply that contains `expect`."""
-    seen = len(app.fake.to(im(user)))
-    assert (await app.dm(user, text)).status_code == 200
-    return await app.fake.message(im(user), expect, after=seen)
-
-
-async def click(app: App, user: str, label: str, expect: str, channel: str | None = None) -> Posted:
-    """Clicks the button with this label on the newest message that has one, and waits for the
-    new message that contains `expect`."""
-    where = channel or im(user)
-    posted = next(p for p in reversed(app.fake.to(where)) if p.buttons())
-    seen = len(app.fake.to(where))
-    assert (await app.click(user, posted, label)).status_code == 200
-    return await app.fake.message(where, expect, after=seen, method="chat.postMessage")
-
-
-async def answer_all(app: App, user: str, label: str, questions: int) -> Posted:
-    """Clicks `label` on every question, each after the one before was answered; returns the result."""
-    for number in range(2, questions + 1):
-        await click(app, user, label, f"Question {number} of")
-    return await click(app, user, label, RESULT)
 
 
 async def test_a_full_dm_assessment_with_buttons_updates_and_a_chart(app, fake, questions):

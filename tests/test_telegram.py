@@ -20,17 +20,23 @@ import httpx
 import pytest
 
 from adapters import telegram
-from bot.engine import AsyncEngine, Engine
-from bot.store import Store
-from tests.fakes.telegram import FakeTelegram, Sent
+from tests.drivers.telegram import (
+    ANN,
+    BO,
+    GROUP,
+    KIM,
+    NAMES,
+    RESULT,
+    ROOT,
+    SMALL_GROUP,
+    Bot,
+    answer_all,
+    position,
+    press,
+    say,
+)
+from tests.fakes.telegram import FakeTelegram
 from tests.waiting import exited
-
-ANN, BO, KIM, ROOT = 184265301, 184265302, 184265303, 5012776409
-NAMES = {ANN: "Ann", BO: "Bo", KIM: "Kim", ROOT: "Ruth"}
-GROUP = -1001876543210  # a supergroup
-SMALL_GROUP = -4012345678  # a basic group
-TIME_SCALE = 0.01  # Telegram's flood limits, each of their seconds lasting 10 ms
-RESULT = "is at stage"
 
 
 @pytest.fixture
@@ -41,58 +47,12 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     await server.stop()
 
 
-class Bot:
-    """A running adapter: the real Application, started the way `stagecoach run` starts it."""
-
-    def __init__(self, fake: FakeTelegram, db: Path) -> None:
-        self.fake, self.db = fake, db
-        self.engine = AsyncEngine(lambda: Engine(Store(db)))
-        self.application = telegram.build(fake.token, self.engine, fake.url, time_scale=TIME_SCALE)
-
-    async def start(self, webhook: telegram.Webhook | None = None) -> None:
-        await telegram.launch(self.application, self.engine.catalogs, webhook)
-
-    async def stop(self) -> None:
-        await telegram.stop(self.application)
-        self.engine.close()
-
-
 @pytest.fixture
 async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
     running = Bot(fake, tmp_path / "telegram.db")
     await running.start()
     yield running
     await running.stop()
-
-
-def position(fake: FakeTelegram, chat: int, sent: Sent) -> int:
-    return next(i for i, s in enumerate(fake.to(chat)) if s is sent)
-
-
-async def say(fake: FakeTelegram, user: int, text: str, expect: str, chat: int | None = None, **kwargs) -> Sent:
-    """Sends a message and waits for the reply that contains `expect`."""
-    where = user if chat is None else chat
-    seen = len(fake.to(where))
-    fake.text(user, text, chat=chat, **kwargs)
-    return await fake.message(where, expect, after=seen)
-
-
-async def press(fake: FakeTelegram, user: int, label: str, expect: str, chat: int | None = None) -> Sent:
-    """Presses the button with this label on the newest message to the chat that has one, and
-    waits for the new message that contains `expect`."""
-    where = chat or user
-    message = next(s for s in reversed(fake.to(where)) if s.reply_markup)
-    button = next(b for row in message.reply_markup["inline_keyboard"] for b in row if b["text"] == label)
-    seen = len(fake.to(where))
-    fake.press(user, message, button["callback_data"])
-    return await fake.message(where, expect, after=seen, method="sendMessage")
-
-
-async def answer_all(fake: FakeTelegram, user: int, label: str, questions: int) -> Sent:
-    """Presses `label` on every question, each after the one before was answered; returns the result."""
-    for number in range(2, questions + 1):
-        await press(fake, user, label, f"Question {number} of")
-    return await press(fake, user, label, RESULT)
 
 
 async def test_a_private_assessment_end_to_end(fake, bot, questions):

@@ -99,18 +99,33 @@ class FakeTelegram:
         return update
 
     def text(self, user: int, text: str, chat: int | None = None, chat_type: str = "private",
-             language: str = "en", title: str | None = None, twice: bool = False) -> dict:
+             language: str = "en", title: str | None = None, twice: bool = False,
+             reply_to: int | None = None, text_mention: int | None = None) -> dict:
+        """A message from `user`; `reply_to` makes it a reply to a message of that user, and
+        `text_mention` links its last word to that user, as Telegram does for people without a
+        username."""
         chat_id = chat if chat is not None else user
-        message = {
+        chat_info = {"id": chat_id, "type": chat_type, **({"title": title} if title else {})}
+        message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": 1767000000,
-            "chat": {"id": chat_id, "type": chat_type, **({"title": title} if title else {})},
+            "chat": chat_info,
             "from": self._person(user, language),
             "text": text,
         }
+        entities = []
         if text.startswith("/"):
-            length = len(text.split()[0])
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        if text_mention is not None:
+            word = text.split()[-1]
+            entities.append({"type": "text_mention", "offset": len(text) - len(word), "length": len(word),
+                             "user": self._person(text_mention, language)})
+        if entities:
+            message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = {"message_id": next(self._message_ids), "date": 1767000000,
+                                           "chat": chat_info, "from": self._person(reply_to, language),
+                                           "text": "…"}
         return self.push({"message": message}, twice=twice)
 
     def press(self, user: int, sent: Sent, data: str, twice: bool = False, language: str = "en") -> dict:
