@@ -14,13 +14,13 @@ class ChatClient:
 
     def __init__(self, engine: Engine, user: str = "ann", chat: str | None = None,
                  platform: str = "test", lang: str | None = None, group: bool = False,
-                 admin: bool = False, workspace: str | None = None) -> None:
+                 admin: bool = False, workspace: str | None = None, name: str | None = None) -> None:
         self.engine, self.user, self.chat, self.platform, self.lang = engine, user, chat or user, platform, lang
-        self.group, self.admin, self.workspace = group, admin, workspace
+        self.group, self.admin, self.workspace, self.name = group, admin, workspace, name or user.title()
         self.replies: list[Reply] = []
 
     def _event(self, mentions: tuple[Person, ...] = (), **what: str | None) -> Event:
-        return Event(self.platform, self.chat, self.user, lang=self.lang, name=self.user.title(),
+        return Event(self.platform, self.chat, self.user, lang=self.lang, name=self.name,
                      chat_type="group" if self.group else "private", is_admin=self.admin,
                      chat_title=self.chat if self.group else None, workspace=self.workspace,
                      mentions=mentions, **what)
