@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.charts import render_png
+from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Reply
 from bot.scheduler import ChatGone, Sender
@@ -245,10 +245,18 @@ class SlackAdapter:
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, channel, posted["ts"])
         if reply.chart is not None:
-            png = await asyncio.get_running_loop().run_in_executor(None, render_png, reply.chart)
+            await self._upload_chart(channel, reply.chart)
+
+    async def _upload_chart(self, channel: str, chart: Chart) -> None:
+        """A chart is an extra: one that cannot be drawn or uploaded is left out, and the replies
+        after it still go."""
+        try:
+            png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
             async with self._limiter(channel):
                 await self.client.files_upload_v2(channel=channel, file=png, filename="stagecoach.png",
-                                                  title=reply.chart.title)
+                                                  title=chart.title)
+        except Exception as error:
+            log.warning("chart for channel %s left out: %r", channel, error)
 
     async def settle(self, body: dict, action: dict, chosen: bool) -> None:
         """Turns the pressed message's buttons into a record of the choice."""

@@ -31,7 +31,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.catalog import Catalog
-from bot.charts import render_png
+from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Option, Reply
 from bot.scheduler import ChatGone, Sender
@@ -231,9 +231,17 @@ class TelegramAdapter:
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, chat_id, str(message.message_id))
         if reply.chart is not None:
-            png = await asyncio.get_running_loop().run_in_executor(None, render_png, reply.chart)
-            await context.bot.send_photo(int(chat_id), png, caption=html.escape(reply.chart.title)[:1024],
+            await self._send_chart(context, chat_id, reply.chart)
+
+    async def _send_chart(self, context: ContextTypes.DEFAULT_TYPE, chat_id: str, chart: Chart) -> None:
+        """A chart is an extra: one that cannot be drawn or sent is left out, and the replies
+        after it still go."""
+        try:
+            png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
+            await context.bot.send_photo(int(chat_id), png, caption=html.escape(chart.title)[:1024],
                                          parse_mode="HTML")
+        except Exception as error:
+            log.warning("chart for chat %s left out: %r", chat_id, error)
 
     async def _edit_posted(self, context: ContextTypes.DEFAULT_TYPE, ref: str, chat_id: str, text: str,
                            markup: InlineKeyboardMarkup | None) -> bool:
