@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import html
 import logging
 import os
@@ -330,9 +329,11 @@ async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.warning("delivering update %s failed: %r", getattr(update, "update_id", "?"), context.error)
 
 
-def webhook_secret(token: str) -> str:
-    """TELEGRAM_WEBHOOK_SECRET, or one derived from the token: stable across restarts."""
-    return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or hashlib.sha256(token.encode()).hexdigest()[:48]
+async def webhook_secret(engine: AsyncEngine) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, or a random one made once and kept in the database, so that every
+    instance and restart gives Telegram the same. Never derived from the token: a secret that
+    travels with every update (past proxies and their logs) must tell nothing about the token."""
+    return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or await engine.secret("telegram_webhook")
 
 
 def sender(application: Application) -> Sender:
@@ -393,7 +394,8 @@ async def start(token: str, engine: AsyncEngine) -> Application:
     webhook_url = os.environ.get("TELEGRAM_WEBHOOK_URL")
     webhook = None
     if webhook_url:
-        webhook = Webhook(webhook_url, webhook_secret(token), port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
+        webhook = Webhook(webhook_url, await webhook_secret(engine),
+                          port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
     await launch(application, engine.catalogs, webhook)
     return application
 

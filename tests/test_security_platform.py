@@ -1,4 +1,5 @@
-"""Names people chose never break a chart or a delivery.
+"""Names people chose never break a chart or a delivery, and the Telegram webhook's secret tells
+nothing about the bot token.
 
 Through the real adapters over HTTP against the fakes on 127.0.0.1, as in test_telegram.py and
 test_slack.py, whose helpers these tests reuse."""
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 
 from adapters import slack, telegram
 from bot.charts import Chart, render_png
+from bot.engine import AsyncEngine, Engine
+from bot.store import Store
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 from tests.test_slack import ANN as SLACK_ANN
@@ -26,6 +30,13 @@ from tests.waiting import until
 
 MARKUP = "X $\\undefinedcmd$"
 ODD = (MARKUP, "$x^2$ and $", "two\nlines \\n", "100% sure %d %s", "🚀 Team 🎉", "\\textbf{x} _a^b_")
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """A secret the machine running the tests has set must not stand in for the stored one."""
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
 
 
 @pytest.fixture
@@ -127,3 +138,38 @@ async def test_slack_leaves_out_a_chart_it_cannot_upload_and_finishes_the_delive
     finally:
         await app.stop()
         await server.stop()
+
+
+# 2. The webhook's secret is random, kept, and shared
+
+
+async def test_the_webhook_secret_is_random_and_not_derived_from_the_token(tmp_path):
+    secrets = []
+    for name in ("one.db", "two.db"):
+        engine = AsyncEngine(lambda name=name: Engine(Store(tmp_path / name)))
+        secrets.append(await telegram.webhook_secret(engine))
+        engine.close()
+    assert secrets[0] != secrets[1]
+    assert all(TELEGRAM_SECRET.fullmatch(s) and len(s) >= 40 for s in secrets)
+
+
+def test_the_secret_survives_reopening_and_every_instance_shares_it(tmp_path):
+    first, second = Store(tmp_path / "shared.db"), Store(tmp_path / "shared.db")
+    with first.transaction():
+        made = first.secret("telegram_webhook")
+    with second.transaction():
+        assert second.secret("telegram_webhook") == made
+    first.close()
+    second.close()
+    reopened = Store(tmp_path / "shared.db")
+    with reopened.transaction():
+        assert reopened.secret("telegram_webhook") == made
+        assert reopened.secret("another") != made
+    reopened.close()
+
+
+async def test_telegram_webhook_secret_from_the_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "set_by-the_operator")
+    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "env.db")))
+    assert await telegram.webhook_secret(engine) == "set_by-the_operator"
+    engine.close()

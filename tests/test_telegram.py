@@ -208,7 +208,7 @@ def free_port() -> int:
 async def test_a_webhook_with_a_wrong_secret_is_rejected(fake, tmp_path):
     running = Bot(fake, tmp_path / "hook.db")
     port = free_port()
-    secret = telegram.webhook_secret(fake.token)
+    secret = await telegram.webhook_secret(running.engine)
     url = f"http://127.0.0.1:{port}/telegram"
     await running.start(telegram.Webhook(url, secret, listen="127.0.0.1", port=port))
     assert fake.webhook["url"] == url and fake.webhook["secret_token"] == secret
