@@ -355,7 +355,7 @@ def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: 
 
 async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sender]:
     """Starts the app in the running event loop: Socket Mode with SLACK_APP_TOKEN, else HTTP
-    mode at /slack/events on PORT. Returns what stops it, and the scheduler's sender."""
+    mode at /slack/events on HOST and PORT. Returns what stops it, and the scheduler's sender."""
     token = os.environ["SLACK_BOT_TOKEN"]
     api_url = os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
     app_token = os.environ.get("SLACK_APP_TOKEN")
@@ -375,7 +375,8 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
     runner = web.AppRunner(web_app(app))
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("PORT", "3000"))).start()
+    # Every interface unless HOST narrows it: a PaaS router reaches the process from outside.
+    await web.TCPSite(runner, os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "3000"))).start()
 
     async def stop() -> None:
         await runner.cleanup()

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 DEFAULT_API_URL = "https://api.telegram.org"
+ANY_HOST = "0.0.0.0"
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
@@ -361,7 +362,7 @@ class Webhook:
 
     url: str
     secret: str
-    listen: str = "0.0.0.0"
+    listen: str = ANY_HOST
     port: int = 8443
 
 
@@ -387,17 +388,22 @@ async def launch(application: Application, catalogs: dict[str, Catalog], webhook
 
 async def start(token: str, engine: AsyncEngine) -> Application:
     """Starts the bot as configured by the environment: long polling, or a webhook when
-    TELEGRAM_WEBHOOK_URL is set (served on TELEGRAM_WEBHOOK_PORT at /telegram)."""
+    TELEGRAM_WEBHOOK_URL is set (served on HOST and TELEGRAM_WEBHOOK_PORT at /telegram)."""
     limits = os.environ.get("TELEGRAM_FLOOD_LIMITS", "on") != "off"
     application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL),
                         chat_rate=1.0 if limits else None)
-    webhook_url = os.environ.get("TELEGRAM_WEBHOOK_URL")
-    webhook = None
-    if webhook_url:
-        webhook = Webhook(webhook_url, await webhook_secret(engine),
-                          port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
-    await launch(application, engine.catalogs, webhook)
+    await launch(application, engine.catalogs, await webhook(engine))
     return application
+
+
+async def webhook(engine: AsyncEngine) -> Webhook | None:
+    """The webhook TELEGRAM_WEBHOOK_URL asks for, on HOST (every interface unless narrowed, as a
+    PaaS router needs) and TELEGRAM_WEBHOOK_PORT; None for long polling."""
+    url = os.environ.get("TELEGRAM_WEBHOOK_URL")
+    if not url:
+        return None
+    return Webhook(url, await webhook_secret(engine), listen=os.environ.get("HOST", ANY_HOST),
+                   port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
 
 
 async def stop(application: Application) -> None:

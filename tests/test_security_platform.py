@@ -1,5 +1,5 @@
-"""Names people chose never break a chart or a delivery, and the Telegram webhook's secret tells
-nothing about the bot token.
+"""Names people chose never break a chart or a delivery, the Telegram webhook's secret tells
+nothing about the bot token, and both servers listen where HOST says.
 
 Through the real adapters over HTTP against the fakes on 127.0.0.1, as in test_telegram.py and
 test_slack.py, whose helpers these tests reuse."""
@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import matplotlib
 import pytest
 
@@ -19,24 +20,28 @@ from adapters import slack, telegram
 from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine, Engine
 from bot.store import Store
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, im
 from tests.fakes.telegram import FakeTelegram
 from tests.test_slack import ANN as SLACK_ANN
+from tests.test_slack import SECRET
 from tests.test_slack import App as SlackApp
 from tests.test_slack import answer_all as slack_answer_all
 from tests.test_slack import dm as slack_dm
-from tests.test_telegram import ANN, BO, GROUP, KIM, NAMES, RESULT, Bot, answer_all, position, say
+from tests.test_telegram import ANN, BO, GROUP, KIM, NAMES, RESULT, Bot, answer_all, free_port, position, say
 from tests.waiting import until
 
 MARKUP = "X $\\undefinedcmd$"
 ODD = (MARKUP, "$x^2$ and $", "two\nlines \\n", "100% sure %d %s", "🚀 Team 🎉", "\\textbf{x} _a^b_")
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+PLATFORM_ENV = ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_PORT", "HOST",
+                "SLACK_APP_TOKEN")
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    """A secret the machine running the tests has set must not stand in for the stored one."""
-    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
+    """What the machine running the tests has set (a secret, a host) must not decide what they see."""
+    for name in PLATFORM_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -60,6 +65,11 @@ def delivered(db: Path, update: dict) -> bool:
         row = connection.execute("SELECT delivered_at FROM events WHERE key = ?",
                                  [f"telegram:{update['update_id']}"]).fetchone()
     return bool(row and row[0])
+
+
+def events(db: Path) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
 
 # 1. Charts never interpret text
@@ -173,3 +183,66 @@ async def test_telegram_webhook_secret_from_the_environment_wins(tmp_path, monke
     engine = AsyncEngine(lambda: Engine(Store(tmp_path / "env.db")))
     assert await telegram.webhook_secret(engine) == "set_by-the_operator"
     engine.close()
+
+
+# 3. Servers listen where HOST says; the webhook refuses updates without the secret
+
+
+async def test_the_webhook_listens_on_every_interface_unless_host_narrows_it(tmp_path, monkeypatch):
+    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "hook.db")))
+    assert await telegram.webhook(engine) is None  # long polling
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://bot.example.org/telegram")
+    assert (await telegram.webhook(engine)).listen == "0.0.0.0"
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    assert (await telegram.webhook(engine)).listen == "127.0.0.1"
+    engine.close()
+
+
+async def test_start_serves_the_webhook_on_host_and_refuses_a_wrong_secret(fake, tmp_path, monkeypatch):
+    port, db = free_port(), tmp_path / "start.db"
+    url = f"http://127.0.0.1:{port}/telegram"
+    for name, value in {"TELEGRAM_API_URL": fake.url, "TELEGRAM_WEBHOOK_URL": url, "HOST": "127.0.0.1",
+                        "TELEGRAM_WEBHOOK_PORT": str(port), "TELEGRAM_FLOOD_LIMITS": "off"}.items():
+        monkeypatch.setenv(name, value)
+    engine = AsyncEngine(lambda: Engine(Store(db)))
+    application = await telegram.start(fake.token, engine)
+    try:
+        secret = fake.webhook["secret_token"]
+        with sqlite3.connect(db) as connection:
+            stored = connection.execute("SELECT value FROM settings WHERE key = 'telegram_webhook'").fetchone()
+        assert fake.webhook["url"] == url and stored == (secret,)
+        update = {"update_id": 1, "message": {
+            "message_id": 1, "date": 1767000000, "text": "/help", "chat": {"id": ANN, "type": "private"},
+            "from": {"id": ANN, "is_bot": False, "first_name": "Ann"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        async with httpx.AsyncClient() as client:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                assert (await client.post(url, json=update, headers=headers)).status_code == 403
+            assert events(db) == 0 and fake.to(ANN) == []
+            signed = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            assert (await client.post(url, json=update, headers=signed)).status_code == 200
+        await fake.message(ANN, "/restart")
+        assert events(db) == 1
+    finally:
+        await telegram.stop(application)
+        engine.close()
+
+
+async def test_slack_http_mode_listens_on_host(tmp_path, monkeypatch):
+    server = FakeSlack(names={SLACK_ANN: "Ann"})
+    await server.start()
+    port = free_port()
+    for name, value in {"SLACK_BOT_TOKEN": server.token, "SLACK_SIGNING_SECRET": SECRET, "HOST": "127.0.0.1",
+                        "SLACK_API_URL": server.api_url, "PORT": str(port)}.items():
+        monkeypatch.setenv(name, value)
+    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "slack.db")))
+    stop, _ = await slack.start(engine)
+    client = SlackApp.__new__(SlackApp)
+    client.url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        assert (await client.dm(SLACK_ANN, "help")).status_code == 200
+        await server.message(im(SLACK_ANN), "/restart")
+    finally:
+        await stop()
+        engine.close()
+        await server.stop()
