@@ -30,7 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.charts import render_png
+from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
@@ -262,10 +262,18 @@ class SlackAdapter:
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, channel, posted["ts"])
         if reply.chart is not None:
-            png = await asyncio.get_running_loop().run_in_executor(None, render_png, reply.chart)
+            await self._upload_chart(channel, reply.chart)
+
+    async def _upload_chart(self, channel: str, chart: Chart) -> None:
+        """A chart is an extra: one that cannot be drawn or uploaded is left out, and the replies
+        after it still go."""
+        try:
+            png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
             async with self._limiter(channel):
                 await self.client.files_upload_v2(channel=channel, file=png, filename="stagecoach.png",
-                                                  title=reply.chart.title)
+                                                  title=chart.title)
+        except Exception as error:
+            log.warning("chart for channel %s left out: %r", channel, error)
 
     async def settle(self, body: dict, action: dict, chosen: bool) -> None:
         """Turns the pressed message's buttons into a record of the choice."""
@@ -365,7 +373,7 @@ def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: 
 
 async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sender]:
     """Starts the app in the running event loop: Socket Mode with SLACK_APP_TOKEN, else HTTP
-    mode at /slack/events on PORT. Returns what stops it, and the scheduler's sender."""
+    mode at /slack/events on HOST and PORT. Returns what stops it, and the scheduler's sender."""
     token = os.environ["SLACK_BOT_TOKEN"]
     api_url = os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
     app_token = os.environ.get("SLACK_APP_TOKEN")
@@ -385,7 +393,8 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
     runner = web.AppRunner(web_app(app))
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", int(os.environ.get("PORT", "3000"))).start()
+    # Every interface unless HOST narrows it: a PaaS router reaches the process from outside.
+    await web.TCPSite(runner, os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "3000"))).start()
 
     async def stop() -> None:
         await runner.cleanup()

@@ -6,7 +6,6 @@ Nothing here knows a rule of the engine: it only knows Telegram.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import logging
 import os
@@ -29,7 +28,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.catalog import Catalog
-from bot.charts import render_png
+from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine
 from bot.events import Event, Option, Person, Reply
 from bot.scheduler import ChatGone, Sender
@@ -40,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 DEFAULT_API_URL = "https://api.telegram.org"
+ANY_HOST = "0.0.0.0"
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
@@ -231,9 +231,17 @@ class TelegramAdapter:
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, chat_id, str(message.message_id))
         if reply.chart is not None:
-            png = await asyncio.get_running_loop().run_in_executor(None, render_png, reply.chart)
-            await context.bot.send_photo(int(chat_id), png, caption=html.escape(reply.chart.title)[:1024],
+            await self._send_chart(context, chat_id, reply.chart)
+
+    async def _send_chart(self, context: ContextTypes.DEFAULT_TYPE, chat_id: str, chart: Chart) -> None:
+        """A chart is an extra: one that cannot be drawn or sent is left out, and the replies
+        after it still go."""
+        try:
+            png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
+            await context.bot.send_photo(int(chat_id), png, caption=html.escape(chart.title)[:1024],
                                          parse_mode="HTML")
+        except Exception as error:
+            log.warning("chart for chat %s left out: %r", chat_id, error)
 
     async def _edit_posted(self, context: ContextTypes.DEFAULT_TYPE, ref: str, chat_id: str, text: str,
                            markup: InlineKeyboardMarkup | None) -> bool:
@@ -321,9 +329,11 @@ async def log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.warning("delivering update %s failed: %r", getattr(update, "update_id", "?"), context.error)
 
 
-def webhook_secret(token: str) -> str:
-    """TELEGRAM_WEBHOOK_SECRET, or one derived from the token: stable across restarts."""
-    return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or hashlib.sha256(token.encode()).hexdigest()[:48]
+async def webhook_secret(engine: AsyncEngine) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, or a random one made once and kept in the database, so that every
+    instance and restart gives Telegram the same. Never derived from the token: a secret that
+    travels with every update (past proxies and their logs) must tell nothing about the token."""
+    return os.environ.get("TELEGRAM_WEBHOOK_SECRET") or await engine.secret("telegram_webhook")
 
 
 def sender(application: Application) -> Sender:
@@ -351,7 +361,7 @@ class Webhook:
 
     url: str
     secret: str
-    listen: str = "0.0.0.0"
+    listen: str = ANY_HOST
     port: int = 8443
 
 
@@ -377,16 +387,22 @@ async def launch(application: Application, catalogs: dict[str, Catalog], webhook
 
 async def start(token: str, engine: AsyncEngine) -> Application:
     """Starts the bot as configured by the environment: long polling, or a webhook when
-    TELEGRAM_WEBHOOK_URL is set (served on TELEGRAM_WEBHOOK_PORT at /telegram)."""
+    TELEGRAM_WEBHOOK_URL is set (served on HOST and TELEGRAM_WEBHOOK_PORT at /telegram)."""
     limits = os.environ.get("TELEGRAM_FLOOD_LIMITS", "on") != "off"
     application = build(token, engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL),
                         chat_rate=1.0 if limits else None)
-    webhook_url = os.environ.get("TELEGRAM_WEBHOOK_URL")
-    webhook = None
-    if webhook_url:
-        webhook = Webhook(webhook_url, webhook_secret(token), port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
-    await launch(application, engine.catalogs, webhook)
+    await launch(application, engine.catalogs, await webhook(engine))
     return application
+
+
+async def webhook(engine: AsyncEngine) -> Webhook | None:
+    """The webhook TELEGRAM_WEBHOOK_URL asks for, on HOST (every interface unless narrowed, as a
+    PaaS router needs) and TELEGRAM_WEBHOOK_PORT; None for long polling."""
+    url = os.environ.get("TELEGRAM_WEBHOOK_URL")
+    if not url:
+        return None
+    return Webhook(url, await webhook_secret(engine), listen=os.environ.get("HOST", ANY_HOST),
+                   port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")))
 
 
 async def stop(application: Application) -> None:

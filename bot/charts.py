@@ -1,7 +1,9 @@
 """Charts as PNG: a neutral description the engine builds, and a headless renderer for adapters.
 
 The engine puts a `Chart` in a reply (words already in the person's language); an adapter calls
-`render_png` when it needs the picture, off its event loop.
+`render_png` when it needs the picture, off its event loop. Titles, labels and legends carry
+names people chose (a team, a group), so every string is drawn as plain text: `$…$` is never
+read as a formula, and TeX is never run.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
 
 STAGES = 6
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
+# Per text rather than through rcParams: charts render on several threads at once.
+PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def render_png(chart: Chart) -> bytes:
         _progress(axes, chart)
     else:
         _bars(axes, chart)
-    axes.set_title(chart.title, fontsize=13, loc="left", fontweight="bold")
+    axes.set_title(chart.title, fontsize=13, loc="left", fontweight="bold", **PLAIN)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -79,30 +83,32 @@ def _bars(axes: Axes, chart: Chart) -> None:
         )
         for y, value in zip(offsets, values, strict=True):
             if value is None:
-                axes.text(0.1, y, "?", va="center", fontsize=10, color="#555555")
+                axes.text(0.1, y, "?", va="center", fontsize=10, color="#555555", **PLAIN)
     for row, span in zip(rows, chart.ranges, strict=False):
         if span:
             y = row - 0.4 + height / 2
             axes.plot(span, [y, y], color="#222222", linewidth=2, marker="|", markersize=12)
-    axes.set_yticks(list(rows), chart.labels, fontsize=10)
+    axes.set_yticks(list(rows), chart.labels, fontsize=10, **PLAIN)
     axes.invert_yaxis()
     axes.set_xlim(0, STAGES + 0.3)
     axes.set_xticks(
         range(1, STAGES + 1),
         [f"{n} {name}" for n, name in enumerate(chart.stage_names, 1)],
-        fontsize=8, rotation=30, ha="right", rotation_mode="anchor",
+        fontsize=8, rotation=30, ha="right", rotation_mode="anchor", **PLAIN,
     )
     axes.grid(axis="x", color="#dddddd")
     axes.set_axisbelow(True)
     if chart.legend:
-        axes.legend(loc="lower right", fontsize=9)
+        for text in axes.legend(loc="lower right", fontsize=9).get_texts():
+            text.set(**PLAIN)
 
 
 def _progress(axes: Axes, chart: Chart) -> None:
     values = chart.series[0]
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     axes.plot([p[0] for p in points], [p[1] for p in points], color=COLOURS[0], marker="o", linewidth=2.5)
-    axes.set_xticks(range(len(chart.labels)), chart.labels, fontsize=9, rotation=30)
+    axes.set_xticks(range(len(chart.labels)), chart.labels, fontsize=9, rotation=30, **PLAIN)
     axes.set_ylim(0.5, STAGES + 0.5)
-    axes.set_yticks(range(1, STAGES + 1), [f"{n} {name}" for n, name in enumerate(chart.stage_names, 1)], fontsize=9)
+    axes.set_yticks(range(1, STAGES + 1), [f"{n} {name}" for n, name in enumerate(chart.stage_names, 1)],
+                    fontsize=9, **PLAIN)
     axes.grid(axis="y", color="#dddddd")

@@ -120,6 +120,11 @@ class Engine:
     def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
         return self.store.posted_message(platform, ref, chat_id)
 
+    def secret(self, name: str) -> str:
+        """A random secret kept in the database, so that every instance and restart shares it."""
+        with self.store.transaction():
+            return self.store.secret(name)
+
     # Weekly tips: the scheduler's side of the outbox, each step in its own transaction
 
     def claim_due(self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT) -> list[scheduler.Outgoing]:
@@ -233,6 +238,9 @@ class AsyncEngine:
 
     async def release_delivery(self, outgoing: scheduler.Outgoing) -> None:
         await self._run(self._engine.release_delivery, outgoing)
+
+    async def secret(self, name: str) -> str:
+        return await self._run(self._engine.secret, name)
 
     async def _run(self, function: Callable[[*Arguments], T], *args: *Arguments) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)

@@ -6,6 +6,7 @@ same methods. A Store belongs to the thread that opened it (sqlite3 connections 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -310,6 +311,7 @@ class Store:
                 ["platform", "chat_id", "user_id", "finished_at"], if_not_exists=True
             )
             db.table("events").create_index(["platform", "user_id"], if_not_exists=True)
+            db.table("settings").create({"key": str, "value": str}, pk="key", if_not_exists=True)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _migrate(self) -> None:
@@ -822,6 +824,17 @@ class Store:
             "UPDATE teams SET status = 'closed', closed_at = ?, stage = ?, result = ? WHERE id = ?",
             [at, stage, json.dumps(result), team_id],
         )
+
+    # Settings shared by every instance
+
+    def secret(self, name: str) -> str:
+        """A random secret, made by the first instance that asks and then the same for all."""
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [name, secrets.token_urlsafe(32)],
+        )
+        value: str = self.conn.execute("SELECT value FROM settings WHERE key = ?", [name]).fetchone()[0]
+        return value
 
 
 def _like(text: str) -> str:

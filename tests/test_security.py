@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
 from bot.events import Person
 from bot.flows.team import CODE_ALPHABET, CODE_LENGTH
 from bot.store import IMPERSONAL, PERSONAL, Store

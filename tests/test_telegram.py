@@ -9,7 +9,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from tests.drivers.telegram import (
     SMALL_GROUP,
     Bot,
     answer_all,
+    free_port,
     position,
     press,
     say,
@@ -159,16 +159,10 @@ async def test_a_restart_in_the_middle_continues_where_everyone_was(fake, tmp_pa
     await second.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_a_webhook_with_a_wrong_secret_is_rejected(fake, tmp_path):
     running = Bot(fake, tmp_path / "hook.db")
     port = free_port()
-    secret = telegram.webhook_secret(fake.token)
+    secret = await telegram.webhook_secret(running.engine)
     url = f"http://127.0.0.1:{port}/telegram"
     await running.start(telegram.Webhook(url, secret, listen="127.0.0.1", port=port))
     assert fake.webhook["url"] == url and fake.webhook["secret_token"] == secret

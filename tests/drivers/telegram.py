@@ -2,6 +2,7 @@
 way `stagecoach run` does, send as a person, wait for what the bot sends back."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from adapters import telegram
@@ -61,3 +62,10 @@ async def answer_all(fake: FakeTelegram, user: int, label: str, questions: int) 
     for number in range(2, questions + 1):
         await press(fake, user, label, f"Question {number} of")
     return await press(fake, user, label, RESULT)
+
+
+def free_port() -> int:
+    """A port nothing listens on yet, for a server a test starts on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
