@@ -59,6 +59,7 @@ IMPERSONAL: dict[str, tuple[str, ...]] = {
     "roadmap": ("platform", "item_id", "at"),
     "invites": ("token", "team_id", "created_at", "expires_at"),
     "wrong_codes": ("platform", "at"),
+    "settings": ("key", "value"),
 }
 
 
@@ -606,9 +607,9 @@ class Store:
         self.conn.execute("INSERT INTO wrong_codes (platform, user_id, at) VALUES (?, ?, ?)", [platform, user_id, at])
 
     def wrong_codes_since(self, platform: str, user_id: str, since: str) -> list[str]:
-        """When a person typed a code that fits no team, oldest first, from a moment on."""
+        """When a person typed a code that fits no team, oldest first, after a moment."""
         rows = self.conn.execute(
-            "SELECT at FROM wrong_codes WHERE platform = ? AND user_id = ? AND at >= ? ORDER BY at",
+            "SELECT at FROM wrong_codes WHERE platform = ? AND user_id = ? AND at > ? ORDER BY at",
             [platform, user_id, since],
         )
         return [r[0] for r in rows.fetchall()]
