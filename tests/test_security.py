@@ -248,6 +248,15 @@ def test_an_invite_expires_and_the_team_message_gets_a_fresh_one(engine, clock):
     assert fresh != old and "answering for team" in bo.send(fresh)[0].text
 
 
+async def test_the_take_part_button_in_a_slack_channel_is_enough_to_join(sl_fake, sl):
+    await sl_say(sl, SL["admin"], "team", SL_CHANNEL, "Team assessment")
+    progress = next(p for p in sl_fake.to(SL_CHANNEL) if "Team assessment" in p.text)
+    bo = SL["champion"]
+    seen = len(sl_fake.to(im(bo)))
+    assert (await sl.click(bo, progress, "Take part")).status_code == 200
+    assert "answering for team" in (await sl_fake.message(im(bo), "answering for team", after=seen)).text
+
+
 # Join codes
 
 
