@@ -7,7 +7,6 @@ rule of the engine: it only knows Slack.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import Chart, render_png
-from bot.engine import AsyncEngine
+from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
@@ -45,6 +44,7 @@ COMMAND = "/stagecoach"
 SECTION_TEXT = 2900
 BUTTONS_PER_BLOCK = 25
 PROFILE_SECONDS = 600
+STOP_SECONDS = 8.0  # a deploy's SIGTERM gives about 10 s before SIGKILL
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"}
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -97,6 +97,25 @@ def home_view(reply: Reply) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks_for(reply)}
 
 
+def request_key(kind: str, body: dict) -> str:
+    """A request's idempotency key: Slack sends the same ids again when it retries."""
+    if kind == "command":
+        return f"{PLATFORM}:command:{body.get('trigger_id')}"
+    if kind == "action":
+        container, action = body.get("container") or {}, (body.get("actions") or [{}])[0]
+        return f"{PLATFORM}:action:{container.get('message_ts') or container.get('view_id')}:{action.get('action_ts')}"
+    event = body.get("event") or {}
+    if kind == "home":
+        return f"{PLATFORM}:home-opened:{body.get('event_id') or uuid.uuid4().hex}"
+    return f"{PLATFORM}:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
+
+
+def _user_of(body: dict) -> str | None:
+    """Whose request it is, so that /forget can find it in the inbox."""
+    user = body.get("user_id") or body.get("user") or (body.get("event") or {}).get("user")
+    return user.get("id") if isinstance(user, dict) else user
+
+
 class SlackAdapter:
     """Turns Slack requests into events and replies into messages, for one workspace."""
 
@@ -106,59 +125,89 @@ class SlackAdapter:
         self.channel_rate, self.time_scale = channel_rate, time_scale
         self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self._profiles: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handlers: dict[str, Callable[[dict, str], Awaitable[None]]] = {
+            "message": self.on_message, "home": self.on_home_opened, "command": self.on_command,
+            "action": self.on_action,
+        }
 
     def register(self, app: AsyncApp) -> None:
-        app.event("message")(self._counted(self.on_message))
-        app.event("app_home_opened")(self._counted(self.on_home_opened))
-        app.command(COMMAND)(self._counted(self.on_command))
-        app.action(re.compile(r"^(option|private):\d+$"))(self._counted(self.on_action))
+        app.event("message")(self._intake("message"))
+        app.event("app_home_opened")(self._intake("home"))
+        app.command(COMMAND)(self._intake("command"))
+        app.action(re.compile(r"^(option|private):\d+$"))(self._intake("action"))
 
-    def _counted(self, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """A listener whose run counts as work in flight: Slack has had its acknowledgement, so
-        only we can still deliver the answer."""
+    def _intake(self, kind: str) -> Callable[..., Awaitable[None]]:
+        """A listener that stores the request in the engine's inbox before it acknowledges it
+        (the app runs listeners before it responds), then handles it in a task of its own."""
 
-        @functools.wraps(handler)
-        async def run(**kwargs: Any) -> None:
-            self._in_flight += 1
-            self._idle.clear()
+        async def listener(ack: AsyncAck, body: dict) -> None:
+            key = request_key(kind, body)
+            await self.engine.receive(PLATFORM, [(key, _user_of(body), json.dumps({"kind": kind, "body": body}))])
+            await ack()
+            self._spawn(self._process(kind, body, key))
+
+        return listener
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, kind: str, body: dict, key: str) -> None:
+        try:
+            await self._handlers[kind](body, key)
+        except Exception:
+            log.exception("handling Slack %s %s failed", kind, key)
+        await self.engine.settle(key)  # handled (or beyond help): out of the inbox
+
+    async def resume(self) -> None:
+        """Before taking new requests: the replies saved but never sent, then the requests
+        acknowledged but not handled when the last process stopped, in the order they came."""
+        for key, chat, chat_type, replies in await self.engine.undelivered(PLATFORM):
             try:
-                await handler(**kwargs)
-            finally:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    self._idle.set()
+                await self.deliver(Event(PLATFORM, chat, "", key=key, chat_type=chat_type), replies)
+            except SlackApiError as error:
+                log.warning("replies of %s could not be sent after the restart: %s", key, error)
+                await self.engine.delivered(key)
+        for key, payload in await self.engine.inbox(PLATFORM):
+            stored = json.loads(payload)
+            await self._process(stored["kind"], stored["body"], key)
 
-        return run
-
-    async def drain(self) -> None:
-        """Waits until every acknowledged request has been answered, so that a stop loses none."""
-        await self._idle.wait()
+    async def drain(self, seconds: float = STOP_SECONDS) -> None:
+        """Lets the requests in hand finish, for a while: what is cut off stays in the inbox (or
+        as unsent replies) for the next start."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("stopped with %d Slack requests in hand; they are taken up at the next start",
+                            len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)
 
     # Requests in
 
-    async def on_message(self, event: dict, body: dict) -> None:
+    async def on_message(self, body: dict, key: str) -> None:
+        event = body.get("event") or {}
         if event.get("bot_id") or event.get("subtype") or event.get("channel_type") != "im":
             return
         await self.handle(await self.event_for(
             event["user"], event["channel"], text=unescape(event.get("text", "")), workspace=body.get("team_id"),
-            key=f"{PLATFORM}:{body.get('event_id') or event.get('client_msg_id') or event['ts']}"))
+            key=key))
 
-    async def on_command(self, ack: AsyncAck, command: dict) -> None:
-        await ack()
+    async def on_command(self, command: dict, key: str) -> None:
         channel, user = command["channel_id"], command["user_id"]
         text = command.get("text", "")
         words = unescape(MENTION.sub(r"@\1", text)).strip() or "help"
         private = channel.startswith("D")
         await self.handle(await self.event_for(
-            user, channel, text=f"/{words}", key=f"{PLATFORM}:command:{command['trigger_id']}",
+            user, channel, text=f"/{words}", key=key,
             private=private, admin_check=not private, workspace=command.get("team_id"),
             mentions=await self.mentions(text)))
 
-    async def on_action(self, ack: AsyncAck, body: dict, action: dict) -> None:
-        await ack()
+    async def on_action(self, body: dict, key: str) -> None:
+        action = body["actions"][0]
         user = body["user"]["id"]
         container = body.get("container", {})
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
@@ -167,20 +216,21 @@ class SlackAdapter:
             channel, private = await self.direct_channel(user), True
         event = await self.event_for(
             user, channel, choice=action["value"], private=private, admin_check=not private,
-            workspace=(body.get("team") or {}).get("id") or body.get("team_id"),
-            key=f"{PLATFORM}:action:{container.get('message_ts') or container.get('view_id')}:{action['action_ts']}",
+            workspace=(body.get("team") or {}).get("id") or body.get("team_id"), key=key,
         )
         replies = await self.engine.handle(event)
         notices = [r for r in replies if r.kind == "notice"]
         pressed_here = container.get("type") == "message" and container.get("channel_id") == channel
-        if pressed_here:
-            await self.settle(body, action, chosen=not notices)
+        if pressed_here and not notices and not any(r.kind == FAILURE for r in replies):
+            # A double click (a notice) leaves the first click's mark; a failure leaves the buttons.
+            await self.settle(body, action)
         for notice in notices:
             await self.client.chat_postEphemeral(channel=container.get("channel_id") or channel, user=user,
                                                  text=escape(notice.text))
         await self.deliver(event, [r for r in replies if r.kind != "notice"])
 
-    async def on_home_opened(self, event: dict, body: dict) -> None:
+    async def on_home_opened(self, body: dict, key: str) -> None:
+        event = body.get("event") or {}
         if event.get("tab", "home") != "home":
             return
         await self.refresh_home(event["user"], event.get("channel") or await self.direct_channel(event["user"]),
@@ -238,7 +288,7 @@ class SlackAdapter:
     async def deliver(self, event: Event, replies: list[Reply]) -> None:
         for reply in replies:
             await self.send(event, reply)
-        if any(r.kind == "result" for r in replies) and event.private:
+        if any(r.kind == "result" for r in replies) and event.private and event.user_id:
             await self.refresh_home(event.user_id, event.chat_id, event.workspace)
         if event.key is not None:
             await self.engine.delivered(event.key)
@@ -275,13 +325,12 @@ class SlackAdapter:
         except Exception as error:
             log.warning("chart for channel %s left out: %r", channel, error)
 
-    async def settle(self, body: dict, action: dict, chosen: bool) -> None:
+    async def settle(self, body: dict, action: dict) -> None:
         """Turns the pressed message's buttons into a record of the choice."""
         message = body.get("message") or {}
         kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-        if chosen:
-            label = action.get("text", {}).get("text", "")
-            kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"✓ {escape(label)}"}]})
+        label = action.get("text", {}).get("text", "")
+        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"✓ {escape(label)}"}]})
         try:
             await self.client.chat_update(channel=body["container"]["channel_id"], ts=body["container"]["message_ts"],
                                           text=message.get("text", " ") or " ", blocks=kept)
@@ -364,8 +413,9 @@ def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
 def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: str = DEFAULT_API_URL,
           channel_rate: float = 1.0, time_scale: float = 1.0) -> tuple[AsyncApp, SlackAdapter]:
     web = client(token, api_url)
+    # Listeners run before the response: a request is acknowledged once it is stored.
     app = AsyncApp(token=token, signing_secret=signing_secret, client=web,
-                   request_verification_enabled=signing_secret is not None)
+                   request_verification_enabled=signing_secret is not None, process_before_response=True)
     adapter = SlackAdapter(engine, web, channel_rate, time_scale)
     adapter.register(app)
     return app, adapter
@@ -383,6 +433,7 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
         web_client = AsyncWebClient(token=app_token, base_url=app.client.base_url)
         handler = AsyncSocketModeHandler(app, app_token, web_client=web_client)
+        await adapter.resume()
         await handler.connect_async()
 
         async def stop_socket() -> None:
@@ -391,6 +442,7 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
 
         return stop_socket, adapter.sender()
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
+    await adapter.resume()
     runner = web.AppRunner(web_app(app))
     await runner.setup()
     # Every interface unless HOST narrows it: a PaaS router reaches the process from outside.

@@ -6,16 +6,22 @@ Nothing here knows a rule of the engine: it only knows Telegram.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hmac
 import html
+import json
 import logging
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from aiolimiter import AsyncLimiter
 from telegram import (
+    Bot,
     BotCommand,
     CallbackQuery,
     InlineKeyboardButton,
@@ -25,17 +31,21 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.warnings import PTBUserWarning
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.catalog import Catalog
 from bot.charts import Chart, render_png
-from bot.engine import AsyncEngine
+from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Option, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
 
 log = logging.getLogger(__name__)
+# Updates are read raw on purpose (Intake._poll): one the library cannot read must be set aside
+# on its own, not fail the whole batch and stall polling, as Bot.get_updates would.
+warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
 
 PLATFORM = "telegram"
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -44,6 +54,7 @@ MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
 ALLOWED_UPDATES = ["message", "callback_query"]
+ADAPTER, INTAKE = "stagecoach.adapter", "stagecoach.intake"
 COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
 
 
@@ -130,6 +141,11 @@ def mentioned(message: Message) -> tuple[Person, ...]:
     return tuple(unique.values())
 
 
+def update_key(update_id: int) -> str:
+    """An update's idempotency key, the same in the inbox and the engine's event log."""
+    return f"{PLATFORM}:{update_id}"
+
+
 class TelegramAdapter:
     """Turns updates into events and replies into messages, for one bot."""
 
@@ -143,9 +159,10 @@ class TelegramAdapter:
             return
         event = await self.to_event(update, context)
         if event is None:
+            await self.engine.settle(update_key(update.update_id))  # nothing for us: out of the inbox
             return
         replies = await self.engine.handle(event)
-        await self.deliver(update, context, event, replies)
+        await self.deliver(update, context.bot, event, replies)
         assert event.key is not None
         await self.engine.delivered(event.key)
 
@@ -157,7 +174,7 @@ class TelegramAdapter:
             "platform": PLATFORM,
             "chat_id": str(chat.id),
             "user_id": str(user.id),
-            "key": f"{PLATFORM}:{update.update_id}",
+            "key": update_key(update.update_id),
             "lang": user.language_code,
             "name": user.full_name,
             "chat_type": "private" if chat.type == chat.PRIVATE else "group",
@@ -187,26 +204,27 @@ class TelegramAdapter:
 
     # Replies out
 
-    async def deliver(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event,
-                      replies: list[Reply]) -> None:
-        query = update.callback_query
+    async def deliver(self, update: Update | None, bot: Bot, event: Event, replies: list[Reply]) -> None:
+        query = update.callback_query if update is not None else None
         notices = [r.text for r in replies if r.kind == "notice"]
         if query is not None:
-            await self._settle(query, "\n".join(notices)[:200], chosen=not notices)
+            failed = any(r.kind == FAILURE for r in replies)
+            await self._settle(query, "\n".join(notices)[:200], chosen=not notices, keep=failed)
         for reply in replies:
             if reply.kind == "notice" and query is not None:
                 continue
-            await self.send(context, reply, event)
+            await self.send(bot, reply, event)
 
-    async def _settle(self, query: CallbackQuery, notice: str, chosen: bool) -> None:
-        """Answers a pressed button, and turns its keyboard into a record of the choice."""
+    async def _settle(self, query: CallbackQuery, notice: str, chosen: bool, keep: bool = False) -> None:
+        """Answers a pressed button, and turns its keyboard into a record of the choice; when
+        nothing was recorded (`keep`), the keyboard stays, to be pressed again."""
         harmless = (BadRequest, Forbidden)  # an old or deleted message, a blocked bot
         try:
             await query.answer(text=notice or None)
         except harmless:
             log.info("callback query %s could not be answered", query.id)
         message = query.message
-        if not isinstance(message, Message) or not message.reply_markup:  # none, or no longer accessible
+        if keep or not isinstance(message, Message) or not message.reply_markup:  # none, or no longer accessible
             return
         label = next(
             (b.text for row in message.reply_markup.inline_keyboard for b in row if b.callback_data == query.data),
@@ -220,38 +238,37 @@ class TelegramAdapter:
         except harmless:
             log.info("message %s was not changed", message.message_id)
 
-    async def send(self, context: ContextTypes.DEFAULT_TYPE, reply: Reply, event: Event) -> None:
+    async def send(self, bot: Bot, reply: Reply, event: Event) -> None:
         chat_id = reply.to or event.chat_id
         private = reply.to is None and event.private
         text = render_text(reply)
-        markup = self.keyboard(reply.options, private, context.bot.username)
-        if reply.ref is not None and await self._edit_posted(context, reply.ref, chat_id, text, markup):
+        markup = self.keyboard(reply.options, private, bot.username)
+        if reply.ref is not None and await self._edit_posted(bot, reply.ref, chat_id, text, markup):
             return
-        message = await context.bot.send_message(int(chat_id), text, parse_mode="HTML", reply_markup=markup)
+        message = await bot.send_message(int(chat_id), text, parse_mode="HTML", reply_markup=markup)
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, chat_id, str(message.message_id))
         if reply.chart is not None:
-            await self._send_chart(context, chat_id, reply.chart)
+            await self._send_chart(bot, chat_id, reply.chart)
 
-    async def _send_chart(self, context: ContextTypes.DEFAULT_TYPE, chat_id: str, chart: Chart) -> None:
+    async def _send_chart(self, bot: Bot, chat_id: str, chart: Chart) -> None:
         """A chart is an extra: one that cannot be drawn or sent is left out, and the replies
         after it still go."""
         try:
             png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
-            await context.bot.send_photo(int(chat_id), png, caption=html.escape(chart.title)[:1024],
-                                         parse_mode="HTML")
+            await bot.send_photo(int(chat_id), png, caption=html.escape(chart.title)[:1024], parse_mode="HTML")
         except Exception as error:
             log.warning("chart for chat %s left out: %r", chat_id, error)
 
-    async def _edit_posted(self, context: ContextTypes.DEFAULT_TYPE, ref: str, chat_id: str, text: str,
+    async def _edit_posted(self, bot: Bot, ref: str, chat_id: str, text: str,
                            markup: InlineKeyboardMarkup | None) -> bool:
         """Updates a message posted earlier under the same ref; False when there is none to update."""
         posted = await self.engine.posted_message(PLATFORM, ref, chat_id)
         if posted is None:
             return False
         try:
-            await context.bot.edit_message_text(text, chat_id=int(chat_id), message_id=int(posted),
-                                                parse_mode="HTML", reply_markup=markup)
+            await bot.edit_message_text(text, chat_id=int(chat_id), message_id=int(posted), parse_mode="HTML",
+                                        reply_markup=markup)
         except BadRequest as error:
             if "not modified" not in str(error).lower():
                 log.info("posting %s anew: %s", ref, error)
@@ -309,6 +326,7 @@ def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL,
     adapter = TelegramAdapter(engine)
     builder = (
         Application.builder()
+        .updater(None)  # updates come in through Intake, stored before they are confirmed
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
@@ -319,6 +337,7 @@ def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL,
         application = builder.rate_limiter(FloodLimiter(chat_rate, time_scale=time_scale)).build()
     else:
         application = builder.build()
+    application.bot_data[ADAPTER] = adapter
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(log_error)
     return application
@@ -365,24 +384,126 @@ class Webhook:
     port: int = 8443
 
 
+POLL_SECONDS = 25
+STOP_SECONDS = 8.0  # a deploy's SIGTERM gives about 10 s before SIGKILL
+
+
+class Intake:
+    """Updates in, each stored in the engine's inbox before Telegram is told it arrived: the
+    polling offset moves past an update, and the webhook answers 200, only once it is stored.
+    At start the replies saved but never sent go out, then the inbox is handed out in order;
+    an update the library cannot read is logged, set aside, and skipped."""
+
+    def __init__(self, application: Application, engine: AsyncEngine) -> None:
+        self.application, self.engine, self.bot = application, engine, application.bot
+        self._polling: asyncio.Task[None] | None = None
+        self._server: web.AppRunner | None = None
+
+    async def start(self, webhook: Webhook | None) -> None:
+        await self._send_undelivered()
+        for key, payload in await self.engine.inbox(PLATFORM):
+            await self._hand_out(key, json.loads(payload))
+        if webhook is None:
+            await self.bot.delete_webhook()
+            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
+        else:
+            await self._serve(webhook)
+
+    async def stop(self) -> None:
+        """Takes no more updates; what was stored and not yet handled waits in the inbox."""
+        if self._polling is not None:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        if self._server is not None:
+            await self._server.cleanup()
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        failures = 0
+        while True:
+            query: dict[str, Any] = {"timeout": POLL_SECONDS, "allowed_updates": ALLOWED_UPDATES}
+            if offset is not None:
+                query["offset"] = offset  # this confirms every update before it: all are stored
+            try:
+                raw = await self.bot.do_api_request("getUpdates", api_kwargs=query, read_timeout=POLL_SECONDS + 10)
+            except TelegramError as error:
+                failures += 1
+                log.warning("getUpdates failed (%d in a row): %s", failures, error)
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            failures = 0
+            updates = [u for u in raw if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+            if not updates:
+                continue
+            await self._store(updates)
+            offset = max(u["update_id"] for u in updates) + 1
+            for update in updates:
+                await self._hand_out(update_key(update["update_id"]), update)
+
+    async def _serve(self, webhook: Webhook) -> None:
+        app = web.Application()
+        app.router.add_post("/telegram", functools.partial(self._receive, webhook.secret))
+        self._server = web.AppRunner(app)
+        await self._server.setup()
+        await web.TCPSite(self._server, webhook.listen, webhook.port).start()
+        await self.bot.set_webhook(webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES)
+
+    async def _receive(self, secret: str, request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), secret):
+            return web.Response(status=403)
+        try:
+            update = json.loads(await request.read())
+            if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+                raise ValueError("no update_id")
+        except (ValueError, UnicodeDecodeError) as error:
+            log.warning("webhook body is not an update: %s", error)
+            return web.Response(status=400)
+        await self._store([update])
+        await self._hand_out(update_key(update["update_id"]), update)
+        return web.Response()  # 200: Telegram may forget it now
+
+    async def _store(self, updates: list[dict[str, Any]]) -> None:
+        await self.engine.receive(PLATFORM, [
+            (update_key(u["update_id"]), _sender_of(u), json.dumps(u, ensure_ascii=False)) for u in updates])
+
+    async def _hand_out(self, key: str, data: dict[str, Any]) -> None:
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception as error:
+            log.warning("update %s cannot be read and is set aside: %r", key, error)
+            await self.engine.settle(key, readable=False)
+            return
+        await self.application.update_queue.put(update)
+
+    async def _send_undelivered(self) -> None:
+        adapter: TelegramAdapter = self.application.bot_data[ADAPTER]
+        for key, chat_id, chat_type, replies in await self.engine.undelivered(PLATFORM):
+            event = Event(PLATFORM, chat_id, "", key=key, chat_type=chat_type)
+            try:
+                await adapter.deliver(None, self.bot, event, replies)
+            except TelegramError as error:
+                log.warning("replies of %s could not be sent after the restart: %s", key, error)
+            await self.engine.delivered(key)
+
+
+def _sender_of(update: dict[str, Any]) -> str | None:
+    """Whose update it is, so that /forget can find it in the inbox."""
+    for part in update.values():
+        if isinstance(part, dict) and isinstance(part.get("from"), dict):
+            return str(part["from"].get("id"))
+    return None
+
+
 async def launch(application: Application, catalogs: dict[str, Catalog], webhook: Webhook | None = None) -> None:
     """Starts a built Application in the running event loop: the command menu, then updates by
     long polling, or by `webhook`. `stagecoach run` and the tests both start the bot this way."""
     await application.initialize()
     await register_commands(application, catalogs)
-    assert application.updater is not None
-    if webhook is not None:
-        await application.updater.start_webhook(
-            listen=webhook.listen,
-            port=webhook.port,
-            url_path="telegram",
-            webhook_url=webhook.url,
-            secret_token=webhook.secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
     await application.start()
+    adapter: TelegramAdapter = application.bot_data[ADAPTER]
+    intake = Intake(application, adapter.engine)
+    application.bot_data[INTAKE] = intake
+    await intake.start(webhook)
 
 
 async def start(token: str, engine: AsyncEngine) -> Application:
@@ -406,7 +527,14 @@ async def webhook(engine: AsyncEngine) -> Webhook | None:
 
 
 async def stop(application: Application) -> None:
-    if application.updater is not None and application.updater.running:
-        await application.updater.stop()
-    await application.stop()
+    """Stops taking updates, finishes those handed out (within STOP_SECONDS), then shuts down.
+    Whatever is left waits in the inbox, or as unsent replies, for the next start."""
+    intake: Intake | None = application.bot_data.get(INTAKE)
+    if intake is not None:
+        await intake.stop()
+    if application.running:
+        try:
+            await asyncio.wait_for(application.stop(), STOP_SECONDS)
+        except TimeoutError:
+            log.warning("stopped with updates still in hand; they are taken up at the next start")
     await application.shutdown()

@@ -30,6 +30,8 @@ EVENT_MEMORY = timedelta(days=7)
 PRUNE_EVERY = 1000
 HANDED_OUT_KEPT = 50_000
 MAX_ECHO = 40
+FAILURE = "failure"  # the kind of a reply that says nothing was recorded: the question stays to press again
+REDELIVERY_WINDOW = timedelta(hours=1)
 TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team", "champion"})
 
 
@@ -77,6 +79,7 @@ class Engine:
                 if event.key is not None:
                     seen = self.store.replies_for_event(event.key)
                     if seen is not None:
+                        self.store.inbox_done(event.key)
                         # Replies this process handed out are being delivered by their first
                         # copy; after a restart they are handed out again, so none is lost.
                         return [] if event.key in self._handed_out else [Reply.from_dict(r) for r in seen]
@@ -85,20 +88,61 @@ class Engine:
                 if event.key is not None:
                     # The event that forgot a person is kept (a redelivery must not ask again),
                     # but not as theirs: its replies name no one.
+                    forgotten = conversation.forgotten
                     self.store.remember_event(
-                        event.key, event.platform, None if conversation.forgotten else event.user_id,
+                        event.key, event.platform, None if forgotten else event.user_id,
+                        None if forgotten else event.chat_id, event.chat_type,
                         [r.to_dict() for r in replies], self.clock(),
                     )
+                    self.store.inbox_done(event.key)
                 self._prune_now_and_then()
             if event.key is not None:
                 self._hand_out(event.key)
             return replies
         except sqlite3.Error:
             log.exception("storage failed for %s/%s", event.platform, event.user_id)
-            return [Reply(self.catalogs[lang].message("try_again"))]
+            return self._failed(event, lang, "try_again")
         except Exception:
             log.exception("could not handle an event from %s/%s", event.platform, event.user_id)
-            return [Reply(self.catalogs[lang].message("went_wrong"))]
+            return self._failed(event, lang, "went_wrong")
+
+    def _failed(self, event: Event, lang: str, message: str) -> list[Reply]:
+        """The person is told that nothing was recorded, and tries again; so the update leaves
+        the inbox, lest a restart apply it after their new try."""
+        if event.key is not None:
+            self.settle(event.key)
+        return [Reply(self.catalogs[lang].message(message), kind=FAILURE)]
+
+    # The inbox: what a platform sent, stored before the platform is told it arrived
+
+    def receive(self, platform: str, items: list[tuple[str, str | None, str]]) -> None:
+        """Stores (key, user id, payload) items in one transaction: after it returns, an adapter may
+        confirm them to the platform."""
+        with self.store.transaction():
+            self.store.receive(platform, items, self.clock())
+
+    def inbox(self, platform: str) -> list[tuple[str, str]]:
+        return self.store.inbox(platform)
+
+    def settle(self, key: str, readable: bool = True) -> None:
+        """An update that needs no handling (or gets none) leaves the inbox; an unreadable one is
+        set aside."""
+        try:
+            with self.store.transaction():
+                if readable:
+                    self.store.inbox_done(key)
+                else:
+                    self.store.set_aside(key)
+        except sqlite3.Error:
+            log.exception("could not settle %s", key)
+
+    def undelivered(
+        self, platform: str, within: timedelta = REDELIVERY_WINDOW
+    ) -> list[tuple[str, str, str, list[Reply]]]:
+        """Replies saved and never sent, within a recent window: what a restart sends first."""
+        since = (datetime.fromisoformat(self.clock()) - within).isoformat(timespec="seconds")
+        return [(key, chat, kind, [Reply.from_dict(r) for r in replies])
+                for key, chat, kind, replies in self.store.undelivered(platform, since)]
 
     def _settled(self, key: str) -> bool:
         return key in self._handed_out or self.store.was_delivered(key)
@@ -218,6 +262,18 @@ class AsyncEngine:
 
     async def delivered(self, key: str) -> None:
         await self._run(self._engine.delivered, key)
+
+    async def receive(self, platform: str, items: list[tuple[str, str | None, str]]) -> None:
+        await self._run(self._engine.receive, platform, items)
+
+    async def inbox(self, platform: str) -> list[tuple[str, str]]:
+        return await self._run(self._engine.inbox, platform)
+
+    async def settle(self, key: str, readable: bool = True) -> None:
+        await self._run(self._engine.settle, key, readable)
+
+    async def undelivered(self, platform: str) -> list[tuple[str, str, str, list[Reply]]]:
+        return await self._run(self._engine.undelivered, platform)
 
     async def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str) -> None:
         await self._run(self._engine.remember_message, platform, ref, chat_id, message_id)

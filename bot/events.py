@@ -1,10 +1,18 @@
 """The platform-neutral language between adapters and the engine: events in, replies out."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .charts import Chart
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -13,6 +21,9 @@ class Person:
 
     user_id: str
     name: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", valid_text(self.name))
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,14 @@ class Event:
     is_admin: bool = False
     workspace: str | None = None
     mentions: tuple[Person, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Text arrives from the platforms' JSON, where a lone UTF-16 surrogate ("\ud800") is
+        # valid; it cannot be stored or sent as UTF-8, so it becomes U+FFFD here, once for all.
+        for name in ("text", "choice", "name", "chat_title"):
+            value = getattr(self, name)
+            if value is not None and not value.isascii():
+                object.__setattr__(self, name, valid_text(value))
 
     @property
     def private(self) -> bool:

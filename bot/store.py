@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _CONVERSATION_FIELDS = (
     "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
 )
@@ -34,7 +34,8 @@ PERSONAL: dict[str, dict[str, str]] = {
     "teams": {"starter_id": CLEARED},
     "subscriptions": {"champion_id": CLEARED, "chat_id": DELETED},  # deleted: their private chat's own
     "champions": {"user_id": DELETED, "added_by": CLEARED},
-    "events": {"user_id": DELETED, "replies": CLEARED},  # cleared: other people's replies naming them
+    "events": {"user_id": DELETED, "replies": CLEARED, "chat_id": DELETED},  # cleared: others' replies naming them
+    "inbox": {"user_id": DELETED, "payload": DELETED},
     "tip_feedback": {"user_id": DELETED, "chat_id": DELETED},
     "roadmap": {"user_id": DELETED, "chat_id": DELETED},
     "wrong_codes": {"user_id": DELETED},
@@ -53,7 +54,8 @@ IMPERSONAL: dict[str, tuple[str, ...]] = {
     "deliveries": ("subscription_id", "period", "tip_id", "status", "due_at", "claimed_at", "sent_at", "late",
                    "message_id"),
     "champions": ("platform", "scope", "at"),
-    "events": ("key", "platform", "handled_at", "delivered_at"),
+    "events": ("key", "platform", "handled_at", "delivered_at", "chat_type"),
+    "inbox": ("key", "platform", "received_at", "status"),
     "posted_messages": ("platform", "ref", "chat_id", "message_id", "at"),  # a team's group, never a person
     "tip_feedback": ("platform", "tip_id", "status", "at"),
     "roadmap": ("platform", "item_id", "at"),
@@ -156,9 +158,22 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One event, one transaction: everything it changed is committed or nothing is."""
-        with self.db.atomic():
+        """One event, one transaction: everything it changed is committed or nothing is.
+
+        It takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that reads and
+        then writes cannot wait for another process's writer, and fails with "database is
+        locked" instead of waiting out the busy timeout."""
+        if self.conn.in_transaction:
+            with self.db.atomic():  # nested: a savepoint
+                yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
             yield
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
 
     def _create_schema(self) -> None:
         db = self.db
@@ -282,8 +297,15 @@ class Store:
             )
             db.table("events").create(
                 {"key": str, "platform": str, "user_id": str, "replies": str, "handled_at": str,
-                 "delivered_at": str},
+                 "delivered_at": str, "chat_id": str, "chat_type": str},
                 pk="key",
+                if_not_exists=True,
+            )
+            db.table("inbox").create(
+                {"key": str, "platform": str, "user_id": str, "payload": str, "received_at": str, "status": str},
+                pk="key",
+                not_null={"platform", "payload", "received_at", "status"},
+                defaults={"status": "new"},
                 if_not_exists=True,
             )
             db.table("posted_messages").create(
@@ -325,6 +347,10 @@ class Store:
         teams = self.db.table("teams")
         if teams.exists() and "workspace" not in teams.columns_dict:
             teams.add_column("workspace", str, not_null_default="")
+        events = self.db.table("events")
+        if events.exists() and "chat_id" not in events.columns_dict:
+            events.add_column("chat_id", str)
+            events.add_column("chat_type", str)
 
     # Events: idempotency
 
@@ -359,11 +385,46 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def remember_event(self, key: str, platform: str, user_id: str | None, replies: list[dict], at: str) -> None:
+    def remember_event(self, key: str, platform: str, user_id: str | None, chat_id: str | None, chat_type: str,
+                       replies: list[dict], at: str) -> None:
         self.conn.execute(
-            "INSERT INTO events (key, platform, user_id, replies, handled_at) VALUES (?, ?, ?, ?, ?)",
-            [key, platform, user_id, json.dumps(replies, ensure_ascii=False), at],
+            "INSERT INTO events (key, platform, user_id, chat_id, chat_type, replies, handled_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [key, platform, user_id, chat_id, chat_type, json.dumps(replies, ensure_ascii=False), at],
         )
+
+    def undelivered(self, platform: str, since: str) -> list[tuple[str, str, str, list[dict]]]:
+        """(key, chat, chat type, replies) of events handled since a moment whose replies were
+        never marked delivered: the process stopped between saving and sending them."""
+        rows = self.conn.execute(
+            "SELECT key, chat_id, chat_type, replies FROM events WHERE platform = ? AND delivered_at IS NULL"
+            " AND handled_at >= ? AND chat_id IS NOT NULL ORDER BY handled_at, rowid",
+            [platform, since],
+        ).fetchall()
+        return [(key, chat, kind, json.loads(replies)) for key, chat, kind, replies in rows]
+
+    # The inbox: updates stored before the platform is told they arrived
+
+    def receive(self, platform: str, items: list[tuple[str, str | None, str]], at: str) -> None:
+        """Stores (key, user id, payload) items; one already stored or handled is left alone."""
+        self.conn.executemany(
+            "INSERT INTO inbox (key, platform, user_id, payload, received_at) SELECT ?, ?, ?, ?, ?"
+            " WHERE NOT EXISTS (SELECT 1 FROM events WHERE key = ?) ON CONFLICT DO NOTHING",
+            [(key, platform, user, payload, at, key) for key, user, payload in items],
+        )
+
+    def inbox(self, platform: str) -> list[tuple[str, str]]:
+        """(key, payload) of the updates received and not yet handled, in the order they came."""
+        rows = self.conn.execute(
+            "SELECT key, payload FROM inbox WHERE platform = ? AND status = 'new' ORDER BY rowid", [platform])
+        return [(key, payload) for key, payload in rows.fetchall()]
+
+    def inbox_done(self, key: str) -> None:
+        self.conn.execute("DELETE FROM inbox WHERE key = ?", [key])
+
+    def set_aside(self, key: str) -> None:
+        """An update that cannot be read: kept for a look, never handed out again."""
+        self.conn.execute("UPDATE inbox SET status = 'unreadable' WHERE key = ?", [key])
 
     def prune_events(self, before: str) -> int:
         return self.conn.execute("DELETE FROM events WHERE handled_at < ?", [before]).rowcount
@@ -417,7 +478,7 @@ class Store:
             self.conn.execute("DELETE FROM subscriptions WHERE id = ?", [subscription_id])
         self.conn.execute("DELETE FROM tip_feedback WHERE platform = ? AND chat_id = ?", [platform, private_chat])
         for table in ("team_members", "assessments", "conversations", "tip_feedback", "roadmap", "events",
-                      "champions", "wrong_codes", "users"):
+                      "champions", "wrong_codes", "inbox", "users"):
             self.conn.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?", who)
         self.conn.execute("UPDATE teams SET starter_id = '' WHERE platform = ? AND starter_id = ?", who)
         self.conn.execute("UPDATE subscriptions SET champion_id = '' WHERE platform = ? AND champion_id = ?", who)

@@ -38,6 +38,7 @@ class App:
         self.url = ""
 
     async def start(self) -> None:
+        await self.adapter.resume()
         self.runner = web.AppRunner(slack.web_app(self.app))
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
