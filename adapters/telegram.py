@@ -31,8 +31,8 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.warnings import PTBUserWarning
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
+from telegram.warnings import PTBUserWarning
 
 from bot.catalog import Catalog
 from bot.charts import Chart, render_png
