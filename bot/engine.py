@@ -210,7 +210,8 @@ class Engine:
 
     def _apply(self, event: Event, lang: str) -> Conversation:
         row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
-        turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled)
+        turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled,
+                    delivered=self.store.was_delivered)
         if event.name:
             self.store.remember_name(event.platform, event.user_id, event.name[:80], turn.now)
         conversation = Conversation(row, turn)

@@ -32,9 +32,11 @@ class Turn:
     lang: str
     now: str
     settled: Callable[[str], bool] = lambda key: True
+    delivered: Callable[[str], bool] = lambda key: True
 
     def seen_by_person(self, key: str | None) -> bool:
-        """Whether the replies to an earlier event reached the person (or are on their way)."""
+        """Whether the replies to an earlier event reached the person (or are on their way);
+        `delivered` says whether they have been sent."""
         return key is None or self.settled(key)
 
     @property

@@ -177,7 +177,7 @@ class Store:
 
     def _create_schema(self) -> None:
         db = self.db
-        with db.atomic():
+        with self.transaction():
             self._migrate()
             db.table("users").create(
                 {"platform": str, "user_id": str, "lang": str, "name": str, "created_at": str},

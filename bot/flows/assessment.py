@@ -48,6 +48,9 @@ TRANSITIONS = [
      "conditions": "says_yes", "after": "revisit_skipped"},
     {"trigger": "message", "source": "reviewing_skipped", "dest": "idle", "conditions": "says_no", "after": "finish"},
     {"trigger": "message", "source": "reviewing_skipped", "dest": None, "after": "offer_skipped"},
+    # A result still on its way (held back by a platform's flood limits) is shown, not replaced
+    # by a new, empty assessment: the person who typed /assess had not seen it yet.
+    {"trigger": "assess", "source": "idle", "dest": None, "conditions": "result_on_its_way", "after": "show_result"},
     {"trigger": "assess", "source": "*", "dest": "assessing", "after": "begin_or_resume"},
     {"trigger": "restart", "source": "*", "dest": "assessing", "after": "begin_new"},
     *answering("assessing", done="idle", finish=["finish"], review="reviewing_skipped"),
@@ -125,6 +128,12 @@ class AssessmentActions(ConversationBase):
         self.notice("stale_choice", number=self.row.cursor + 1)
         if not self.turn.seen_by_person(self.row.last_key):
             self.ask(event)
+
+    def result_on_its_way(self, event: EventData) -> bool:
+        key = self.row.last_key
+        if key is None or self.turn.delivered(key):
+            return False
+        return any(r.get("kind") == "result" for r in self.store.replies_for_event(key) or [])
 
     def explain_first(self, event: EventData) -> None:
         self.say("first_question")
