@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import re
@@ -17,17 +16,17 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.middleware.request_verification.async_request_verification import AsyncRequestVerification
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import Chart, render_png
@@ -36,6 +35,8 @@ from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
+from .slack_guard import MAX_BODY as MAX_BODY
+from .slack_guard import reject_malformed
 
 log = logging.getLogger(__name__)
 
@@ -323,34 +324,20 @@ class SlackAdapter:
         return limiter
 
 
-MAX_BODY = 1_000_000
-
-
-@web.middleware
-async def reject_malformed(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A body that is not what Slack sends gets a clean 400 (or 413) instead of a crash."""
-    body = await request.read()
-    if len(body) > MAX_BODY:
-        return web.Response(status=413, text="too large")
-    try:
-        if request.content_type == "application/json":
-            data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("event", {}), dict):
-                raise ValueError("not an event envelope")
-        elif "payload" in (form := parse_qs(body.decode())):
-            payload = json.loads(form["payload"][0])
-            if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-                raise ValueError("not an interaction payload")
-    except (ValueError, UnicodeDecodeError):
-        return web.Response(status=400, text="malformed request")
-    return await handler(request)
-
-
 def web_app(app: AsyncApp) -> web.Application:
-    """Bolt's aiohttp application at /slack/events, behind the malformed-request guard."""
+    """Bolt's aiohttp application at /slack/events, behind the guard that checks the signature
+    first and then the shape of the body."""
     served = app.web_app(path="/slack/events")
-    served.middlewares.append(reject_malformed)
+    served.middlewares.append(reject_malformed(_verifier(app)))
     return served
+
+
+def _verifier(app: AsyncApp) -> SignatureVerifier | None:
+    """The app's own signature check, or None when the app was built to verify nothing."""
+    for middleware in app._async_middleware_list:
+        if isinstance(middleware, AsyncRequestVerification):
+            return middleware.verifier
+    return None
 
 
 def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
