@@ -1,8 +1,12 @@
-"""What comes in before the engine: Slack requests that are unsigned or not what Slack sends."""
+"""What comes in before the engine: Slack requests that are unsigned or not what Slack sends,
+and a database that is damaged, read-only, not a database, or on a full disk."""
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -10,6 +14,10 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from bot import database
+from bot.engine import Engine
+from bot.store import Store
+from bot.testing import ChatClient
 from tests.drivers.slack import ANN, FORM, NAMES, SECRET, App, dm
 from tests.fakes.slack import APP, TEAM, FakeSlack
 
@@ -93,3 +101,115 @@ async def test_a_non_numeric_timestamp_is_refused_as_unsigned(app, fake):
 
 async def test_slack_s_unsigned_ssl_check_still_reaches_the_app(app):
     assert (await app.post(urlencode({"ssl_check": "1", "token": "t"}), FORM, secret="wrong")).status_code == 200
+
+
+# The database at start-up
+
+def stagecoach(command: str, db: Path) -> subprocess.CompletedProcess:
+    """`stagecoach COMMAND` in the terminal mode, on this database file, with no platform tokens."""
+    env = {"PATH": "/usr/bin:/bin", "STAGECOACH_DB": str(db), "STAGECOACH_LOG": str(db.parent / "log"),
+           "STAGECOACH_SCHEDULER_TICK": "0.01"}
+    return subprocess.run([sys.executable, "-m", "bot.cli", command], input="/help\n", capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+
+
+def damaged(db: Path) -> Path:
+    """A real database with one of its table pages overwritten."""
+    engine = Engine(Store(db))
+    for n in range(40):
+        ChatClient(engine, f"u{n}").send("/assess")
+    engine.store.close()
+    page = sqlite3.connect(db).execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as file:
+        file.seek(3 * page)
+        file.write(b"\xde\xad\xbe\xef" * (page // 4))
+    return db
+
+
+@pytest.mark.parametrize("command", ["chat", "run", "scheduler"])
+@pytest.mark.parametrize("kind", ["garbage", "damaged"])
+def test_a_broken_database_stops_start_up_with_one_clear_line(tmp_path, command, kind):
+    db = tmp_path / "stagecoach.db"
+    if kind == "garbage":
+        db.write_bytes(b"these are not the bytes of a database\n" * 200)
+    else:
+        damaged(db)
+    before = db.read_bytes()
+    done = stagecoach(command, db)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert str(db) in lines[0] and "backup" in lines[0] and "move it aside" in lines[0]
+    assert ("not a database" if kind == "garbage" else "damaged") in lines[0]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert db.read_bytes() == before
+
+
+def test_a_read_only_database_is_named_as_such(tmp_path):
+    db = tmp_path / "stagecoach.db"
+    Store(db).close()
+    with pytest.raises(database.Unusable, match="read-only"):
+        database.check(f"file:{db}?mode=ro")
+    database.check(str(db))
+
+
+def test_a_healthy_database_starts_as_before(tmp_path):
+    done = stagecoach("chat", tmp_path / "new.db")
+    assert done.returncode == 0 and "/restart" in done.stdout and done.stderr == ""
+
+
+# The write-ahead log and a full disk
+
+def test_the_write_ahead_log_is_truncated_when_the_store_closes(tmp_path):
+    db = tmp_path / "wal.db"
+    store = Store(db)
+    assert store.conn.execute("PRAGMA journal_size_limit").fetchone()[0] == database.JOURNAL_SIZE_LIMIT
+    engine = Engine(store)
+    for n in range(30):
+        ChatClient(engine, f"u{n}").send("/assess")
+    wal = Path(f"{db}-wal")
+    assert wal.stat().st_size > 0
+    other = sqlite3.connect(db)  # another process holds the database open, so the log stays
+    other.execute("SELECT 1 FROM users").fetchall()
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    other.close()
+
+
+def test_the_write_ahead_log_left_by_a_crash_is_truncated_at_start_up(tmp_path):
+    db = tmp_path / "crash.db"
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA journal_mode=wal")
+    writer.execute("CREATE TABLE filler (x)")
+    writer.executemany("INSERT INTO filler VALUES (?)", [("x" * 1000,)] * 500)
+    writer.commit()
+    wal = Path(f"{db}-wal")
+    assert wal.stat().st_size > 500_000  # left behind, as by a process killed before it closed
+    store = Store(db)
+    assert wal.stat().st_size == 0
+    store.close()
+    writer.close()
+
+
+def test_after_a_full_disk_the_next_event_is_stored_without_a_restart(tmp_path):
+    db = tmp_path / "full.db"
+    engine = Engine(Store(db), clock=lambda: "2026-03-02T09:00:00+00:00")
+    ann = ChatClient(engine, "ann")
+    ann.send("/assess")
+    pages = engine.store.conn.execute("PRAGMA page_count").fetchone()[0]
+    engine.store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    replies = []
+    for attempt in range(500):  # each event is kept with its key, so the file must grow
+        replies = ann.send("/help", key=f"help-{attempt}")
+        if replies[0].kind != "menu" and "/restart" not in replies[0].text:
+            break
+    assert len(replies) == 1 and "try again" in replies[0].text
+    assert not engine.store.conn.in_transaction
+    engine.store.conn.execute("PRAGMA max_page_count = 1073741823")
+    ann.send("1", key="after-the-disk-freed")
+    assert "Question 2 of" in ann.replies[-1].text
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
+        assert check.execute("SELECT 1 FROM events WHERE key = 'after-the-disk-freed'").fetchone()
+        assert check.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    engine.store.close()
