@@ -16,10 +16,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -27,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import Chart, render_png
@@ -35,6 +34,8 @@ from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
+from .slack_guard import MAX_BODY as MAX_BODY
+from .slack_guard import reject_malformed
 
 log = logging.getLogger(__name__)
 
@@ -372,33 +373,12 @@ class SlackAdapter:
         return limiter
 
 
-MAX_BODY = 1_000_000
-
-
-@web.middleware
-async def reject_malformed(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A body that is not what Slack sends gets a clean 400 (or 413) instead of a crash."""
-    body = await request.read()
-    if len(body) > MAX_BODY:
-        return web.Response(status=413, text="too large")
-    try:
-        if request.content_type == "application/json":
-            data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("event", {}), dict):
-                raise ValueError("not an event envelope")
-        elif "payload" in (form := parse_qs(body.decode())):
-            payload = json.loads(form["payload"][0])
-            if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-                raise ValueError("not an interaction payload")
-    except (ValueError, UnicodeDecodeError):
-        return web.Response(status=400, text="malformed request")
-    return await handler(request)
-
-
-def web_app(app: AsyncApp) -> web.Application:
-    """Bolt's aiohttp application at /slack/events, behind the malformed-request guard."""
+def web_app(app: AsyncApp, signing_secret: str | None) -> web.Application:
+    """Bolt's aiohttp application at /slack/events, behind the guard that checks the signature
+    first (with the app's signing secret; None verifies nothing, as the app then does) and then
+    the shape of the body."""
     served = app.web_app(path="/slack/events")
-    served.middlewares.append(reject_malformed)
+    served.middlewares.append(reject_malformed(SignatureVerifier(signing_secret) if signing_secret else None))
     return served
 
 
@@ -443,7 +423,7 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         return stop_socket, adapter.sender()
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
     await adapter.resume()
-    runner = web.AppRunner(web_app(app))
+    runner = web.AppRunner(web_app(app, os.environ["SLACK_SIGNING_SECRET"]))
     await runner.setup()
     # Every interface unless HOST narrows it: a PaaS router reaches the process from outside.
     await web.TCPSite(runner, os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "3000"))).start()

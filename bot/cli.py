@@ -11,6 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from . import database
 from .engine import AsyncEngine, Engine
 from .store import Store
 
@@ -32,6 +33,7 @@ def open_engine(db_path: str) -> Engine:
 def chat(args: argparse.Namespace) -> int:
     from adapters.console import Console
 
+    database.check(args.db)
     logging.basicConfig(filename=os.environ.get("STAGECOACH_LOG", "stagecoach.log"), level=logging.INFO)
     engine = open_engine(args.db)
     user = args.user or os.environ.get("STAGECOACH_USER") or getpass.getuser()
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return chat(args)
     from .engine import AsyncEngine
 
+    database.check(args.db)
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -105,6 +108,7 @@ async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: boo
 
 def scheduler(args: argparse.Namespace) -> int:
     """Only the weekly-tips scheduler, as a process of its own (the Procfile's `scheduler`)."""
+    database.check(args.db)
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = AsyncEngine(lambda: open_engine(args.db))
@@ -220,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         args = parser.parse_args(["chat", *(argv or [])])
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except database.Unusable as problem:
+        print(f"stagecoach: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import database
+
 SCHEMA_VERSION = 3
 _CONVERSATION_FIELDS = (
     "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
@@ -152,8 +154,10 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._create_schema()
+        database.tune(conn)
 
     def close(self) -> None:
+        database.checkpoint(self.conn)
         self.db.close()
 
     @contextmanager

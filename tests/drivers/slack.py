@@ -39,7 +39,7 @@ class App:
 
     async def start(self) -> None:
         await self.adapter.resume()
-        self.runner = web.AppRunner(slack.web_app(self.app))
+        self.runner = web.AppRunner(slack.web_app(self.app, SECRET))
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
