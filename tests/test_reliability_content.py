@@ -89,7 +89,8 @@ def test_a_move_to_a_time_already_past_this_week_starts_next_week_not_late_now(t
     admin.send("/tips_subscribe fri 09:00 stage 2")
     moment.value = MONDAY + timedelta(hours=2)
     admin.send("/tips_subscribe mon 09:00")
-    assert engine.claim_due(moment.value) == [] and ("2026-W13", "skipped") in rows(engine)
+    assert engine.claim_due(moment.value) == [] and rows(engine) == [("2026-W13", "moved")]
+    assert "2026-W13: no tip: the schedule moved" in admin.send("/tips_history")[0].text
     moment.value = MONDAY + timedelta(days=7)
     assert len(engine.claim_due(moment.value)) == 1
     engine.store.close()

@@ -75,19 +75,18 @@ def next_channel_tip(
     return tip, profile
 
 
-def replan_week(store: Store, subscription: Subscription, now: datetime) -> None:
-    """A new schedule plans this week again: a tip not yet sent goes out at the new time if that
-    is still ahead; if it has passed already, the week is skipped rather than sent late at once.
-    A tip sent or being sent this week stays the week's only one."""
+def replan_week(store: Store, subscription: Subscription, now: datetime, moved: bool) -> None:
+    """A changed (or restarted) schedule plans this week again: a tip not yet sent goes out at the
+    new time if that is still ahead. A time moved to a moment already past begins next week
+    rather than sending a late tip at once. A tip sent or being sent stays the week's only one."""
     schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
     period = schedule.period(now)
     slot = schedule.slot(period)
     if slot > now:
         store.reopen_week(subscription.id, period)
-    else:
-        stamp = now.isoformat(timespec="seconds")
-        store.claim_delivery(subscription.id, period, None, "skipped", slot.isoformat(timespec="seconds"), stamp,
-                             late=True)
+    elif moved:
+        store.claim_delivery(subscription.id, period, None, "moved", slot.isoformat(timespec="seconds"),
+                             now.isoformat(timespec="seconds"), late=False)
 
 
 class WeeklyActions(ConversationBase):
@@ -127,9 +126,10 @@ class WeeklyActions(ConversationBase):
         self.store.save_subscription(self.row.platform, self.row.chat_id, lang, stage, weekday, at, zone,
                                      self.row.user_id, self.turn.now)
         saved = self.subscription
-        if saved is not None and (current is None or current.status != "active"
-                                  or (current.weekday, current.at, current.zone) != (weekday, at, zone)):
-            replan_week(self.store, saved, datetime.fromisoformat(self.turn.now))
+        if saved is not None and current is not None:
+            moved = (current.weekday, current.at, current.zone) != (weekday, at, zone)
+            if moved or current.status != "active":
+                replan_week(self.store, saved, datetime.fromisoformat(self.turn.now), moved)
         self.show_weekly(event)
 
     def show_weekly(self, event: EventData) -> None:
