@@ -101,6 +101,19 @@ class Catalog:
     def question(self, question_id: str) -> Question:
         return self._questions_by_id[question_id]
 
+    # Ids read back from the database may name content that was renamed or removed since: these
+    # lookups answer None or the "no longer available" text instead of failing the whole reply.
+
+    def find_tip(self, tip_id: str | None) -> Tip | None:
+        return self._tips_by_id.get(tip_id or "")
+
+    def find_question(self, question_id: str | None) -> Question | None:
+        return self._questions_by_id.get(question_id or "")
+
+    def dimension_name(self, dimension_id: str) -> str:
+        found = self._dimensions_by_id.get(dimension_id)
+        return found.name if found else self.message("content_gone")
+
     @cached_property
     def _tips_by_id(self) -> dict[str, Tip]:
         return {t.id: t for t in self.tips}

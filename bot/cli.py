@@ -9,11 +9,17 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from . import database
 from .engine import AsyncEngine, Engine
+from .events import Reply
 from .store import Store
+
+if TYPE_CHECKING:
+    from .scheduler import Sender
 
 DEFAULT_DB = "stagecoach.db"
 
@@ -119,13 +125,25 @@ def scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
+def terminal_sender(out: TextIO) -> Sender:
+    """Weekly tips of terminal chats are printed where `stagecoach scheduler` runs, with the
+    commands that give the chat's feedback on them, since a terminal chat has no inbox."""
+    async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
+        lines = [f"[{chat_id}]", reply.text, *(f"  [{o.value}] {o.label}" for o in reply.options)]
+        out.write("\n".join(lines) + "\n\n")
+        out.flush()
+        return f"{chat_id}@{datetime.now(UTC).isoformat(timespec='seconds')}"
+
+    return send
+
+
 async def _schedule_only(engine: AsyncEngine) -> None:
-    from adapters import slack, telegram
+    from adapters import console, slack, telegram
 
     from .scheduler import Scheduler
 
     stopping = _stopping_on_signals()
-    senders = {}
+    senders = {console.PLATFORM: terminal_sender(sys.stdout)}
     bot = None
     if token := os.environ.get("TELEGRAM_BOT_TOKEN"):
         bot = telegram.build(token, engine, os.environ.get("TELEGRAM_API_URL", telegram.DEFAULT_API_URL))
@@ -144,11 +162,29 @@ def content(args: argparse.Namespace) -> int:
     from .catalog import CONTENT_DIR
     from .content_check import check
 
-    problems, summary = check(Path(args.dir) if args.dir else CONTENT_DIR)
+    directory = Path(args.dir) if args.dir else CONTENT_DIR
+    problems, summary = check(directory)
     for problem in problems:
         print(problem)
     print(summary)
-    return 1 if problems else 0
+    if args.db is None:
+        return 1 if problems else 0
+    from .catalog import load_catalogs
+    from .content_check import stored_ids_gone
+
+    if not Path(args.db).is_file():
+        print(f"{args.db}: no such database", file=sys.stderr)
+        return 2
+    store = Store(args.db)
+    try:
+        gone = stored_ids_gone(load_catalogs(directory).values(), store.stored_content_ids())
+    finally:
+        store.close()
+    for line in gone:
+        print(f"{args.db}: {line}")
+    print(f"{args.db}: {len(gone)} stored ids the content no longer has" if gone
+          else f"{args.db}: every stored id is in the content")
+    return 1 if problems or gone else 0
 
 
 def export(args: argparse.Namespace) -> int:
@@ -156,15 +192,23 @@ def export(args: argparse.Namespace) -> int:
     from . import export as exporting
     from .catalog import default_catalogs
 
+    for flag, value in (("--since", args.since), ("--until", args.until)):
+        if value is not None and not _is_date(value):
+            print(f"stagecoach export: {flag} {value!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+            return 2
+    team = args.team.upper() if args.team else None
     store = Store(args.db)
     try:
+        if team is not None and not store.team_code_exists(team):
+            print(f"stagecoach export: no team has the code {args.team!r}", file=sys.stderr)
+            return 2
         dimensions = default_catalogs()["en"].dimensions
         collect = exporting.people if args.what == "people" else exporting.teams
-        done = collect(store, dimensions, args.team.upper() if args.team else None, args.since, args.until)
+        done = collect(store, dimensions, team, args.since, args.until)
     finally:
         store.close()
     rows = done.rows
-    text = exporting.to_csv(rows) if args.format == "csv" else exporting.to_json(rows)
+    text = exporting.to_csv(rows, done.columns) if args.format == "csv" else exporting.to_json(rows)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"{len(rows)} rows written to {args.out}", file=sys.stderr)
@@ -173,6 +217,17 @@ def export(args: argparse.Namespace) -> int:
     if done.withheld:
         print(_withheld_notice(args.what, done.withheld), file=sys.stderr)
     return 0
+
+
+def _is_date(text: str) -> bool:
+    """A calendar date written YYYY-MM-DD; fromisoformat alone also takes 20260101 and week dates."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _withheld_notice(what: str, count: int) -> str:
@@ -194,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, help_text in (
         ("chat", chat, "chat in the terminal (one message per line when piped)"),
         ("run", run, "run the bot on the platforms whose tokens are set, else in the terminal"),
-        ("scheduler", scheduler, "only send the weekly tips that are due"),
+        ("scheduler", scheduler, "only send the weekly tips that are due (terminal chats' tips are printed here)"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--lang", choices=["nl", "en"], help="language (default: from the locale)")
@@ -203,8 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
     content_parser = commands.add_parser("content", help="work with the content files")
     content_commands = content_parser.add_subparsers(dest="action", required=True)
-    checker = content_commands.add_parser("check", help="validate questions, stages and tips")
+    checker = content_commands.add_parser(
+        "check", help="validate questions, stages and tips", description="Validates the content files and,"
+        " with --db, finds stored ids they no longer have. Exit code 1 when anything is found.")
     checker.add_argument("--dir", help="a content directory (default: the shipped one)")
+    checker.add_argument("--db", help="also list the tip, question, roadmap and dimension ids this SQLite file"
+                         " still refers to that the content no longer has; the exit code is 1 when any are found")
     checker.set_defaults(handler=content)
     exporter = commands.add_parser("export", help="results as CSV or JSON, per person or per team")
     exporter.add_argument("what", choices=["people", "teams"], help="one row per assessment, or per team")

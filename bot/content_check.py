@@ -213,3 +213,24 @@ def _plain_texts(catalog: Catalog) -> Iterable[tuple[str, str]]:
         yield question.id, question.text + "".join(question.options)
     for tip in catalog.tips:
         yield tip.id, tip.text + tip.why
+
+
+KINDS = {"tip": "tip", "question": "question", "roadmap": "roadmap item", "dimension": "dimension"}
+
+
+def stored_ids_gone(catalogs: Iterable[Catalog], stored: dict[str, set[str]]) -> list[str]:
+    """Ids a database refers to (Store.stored_content_ids) that some language no longer has: a
+    tip, question, roadmap move or dimension renamed or removed since it was stored. The bot
+    shows these as no longer available; this names them, so that they can be mapped or let go."""
+    known: dict[str, set[str]] = {}
+    for catalog in catalogs:
+        mine = {
+            "tip": {t.id for t in catalog.tips},
+            "question": {q.id for q in catalog.questions},
+            "roadmap": {c.id for s in catalog.stages for c in s.checklist},
+            "dimension": {d.id for d in catalog.dimensions},
+        }
+        for kind, ids in mine.items():
+            known[kind] = known[kind] & ids if kind in known else ids
+    return [f"{KINDS[kind]} '{ident}': stored, but no longer in the content"
+            for kind in KINDS for ident in sorted(stored.get(kind, set()) - known.get(kind, set()))]

@@ -17,6 +17,10 @@ from .scoring import Result
 from .store import Store
 from .teams import MIN_VISIBLE, TeamResult
 
+PEOPLE = ("platform", "user_id", "assessment_id", "team_code", "started_at", "finished_at", "stage", "answered",
+          "questions", "confidence")
+TEAMS = ("platform", "team_code", "team_name", "place", "created_at", "closed_at", "participants", "stage")
+
 
 @dataclass(frozen=True)
 class Export:
@@ -24,6 +28,7 @@ class Export:
 
     rows: list[dict]
     withheld: int = 0
+    columns: tuple[str, ...] = ()
 
 
 def people(store: Store, dimensions: Sequence[Dimension], team: str | None = None,
@@ -48,7 +53,7 @@ def people(store: Store, dimensions: Sequence[Dimension], team: str | None = Non
         }
         record |= {f"stage_{d.id}": result.dimensions.get(d.id) for d in dimensions}
         rows.append(record)
-    return Export(rows, withheld)
+    return Export(rows, withheld, PEOPLE + tuple(f"stage_{d.id}" for d in dimensions))
 
 
 def _participants(store: Store, team_id: int) -> int:
@@ -79,13 +84,16 @@ def teams(store: Store, dimensions: Sequence[Dimension], team: str | None = None
                 f"high_{d.id}": spread[1] if spread else None,
             }
         rows.append(record)
-    return Export(rows, withheld)
+    columns = TEAMS + tuple(f"{k}_{d.id}" for d in dimensions for k in ("median", "low", "high"))
+    return Export(rows, withheld, columns)
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], columns: Sequence[str] = ()) -> str:
+    """CSV with a header, also when no row matched, so that a report reads the same columns."""
     buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    fieldnames = list(rows[0]) if rows else list(columns)
+    if fieldnames:
+        writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return buffer.getvalue()

@@ -70,7 +70,7 @@ NAMES_SHOWN = 3
 
 
 def _names(catalog: Catalog, dimension_ids: tuple[str, ...]) -> str:
-    names = ", ".join(catalog.dimension(d).name for d in dimension_ids[:NAMES_SHOWN])
+    names = ", ".join(catalog.dimension_name(d) for d in dimension_ids[:NAMES_SHOWN])
     if len(dimension_ids) > NAMES_SHOWN:
         names += " " + catalog.message("and_more", count=len(dimension_ids) - NAMES_SHOWN)
     return names
@@ -411,7 +411,7 @@ def team_result(
         for d in result.disagreements:
             low, high = result.spreads[d] or (0, 0)
             starters.append(catalog.message(
-                "team_disagreement", name=catalog.dimension(d).name, low=low, high=high))
+                "team_disagreement", name=catalog.dimension_name(d), low=low, high=high))
         parts.append("\n".join(starters))
     else:
         parts.append(catalog.message("team_agreement"))
@@ -520,7 +520,15 @@ def weekly_history(catalog: Catalog, deliveries: list[Delivery]) -> Reply:
         return Reply(catalog.message("weekly_history_empty"))
     lines = [catalog.message("weekly_history_title")]
     for d in deliveries:
-        tip = catalog.tip(d.tip_id).text[:70] + "…" if d.tip_id else ""
+        tip = _tip_line(catalog, d.tip_id)
         lines.append(catalog.message(f"weekly_history_{d.status}", week=d.period, tip=tip,
                                      late=catalog.message("weekly_history_late") if d.late else ""))
     return Reply("\n".join(lines))
+
+
+def _tip_line(catalog: Catalog, tip_id: str | None) -> str:
+    """A delivered tip in a line; a tip since removed from the content is said to be gone."""
+    if not tip_id:
+        return ""
+    found = catalog.find_tip(tip_id)
+    return found.text[:70] + "…" if found else catalog.message("content_gone")

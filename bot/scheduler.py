@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from . import render
 from .catalog import Catalog
 from .events import Reply
 from .flows.weekly import CHANNEL, channel_profile, next_channel_tip
-from .store import Store, Subscription
+from .store import Delivery, Store, Subscription
 from .weekly import LATE_LIMIT, Schedule
 
 if TYPE_CHECKING:
@@ -53,47 +55,74 @@ class Outgoing:
 
 def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime,
               claim_timeout: timedelta = CLAIM_TIMEOUT) -> list[Outgoing]:
-    """Claims every delivery that is due, and returns what to send. Run in one transaction."""
-    stamp = now.isoformat(timespec="seconds")
-    outgoing = _reclaim_stale(store, catalogs, now, claim_timeout)
+    """Claims every delivery that is due, and returns what to send. Run in one transaction.
+
+    Each channel is planned on its own: one that fails (a language or tip no longer in the
+    content, a broken row) is logged and left out, and every other channel still gets its tip."""
+    outgoing: list[Outgoing] = []
+    for delivery in store.stale_claims((now - claim_timeout).isoformat(timespec="seconds")):
+        outgoing += _each(store, f"stale claim {delivery.subscription_id}/{delivery.period}",
+                          partial(_reclaim, store, catalogs, delivery, now))
     for subscription in store.active_subscriptions():
-        schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
-        period = schedule.period(now)
-        slot = schedule.slot(period)
-        if now < slot or store.delivery(subscription.id, period) is not None:
-            continue
-        due = slot.isoformat(timespec="seconds")
-        if now - slot > LATE_LIMIT or slot < datetime.fromisoformat(subscription.created_at):
-            store.claim_delivery(subscription.id, period, None, "skipped", due, stamp, late=True)
-            continue
-        catalog = catalogs[subscription.lang]
-        chosen = next_channel_tip(store, catalog, subscription)
-        if chosen is None:
-            continue
-        tip, profile = chosen
-        late = now - slot > ON_TIME
-        if store.claim_delivery(subscription.id, period, tip.id, "claimed", due, stamp, late):
-            store.set_tip_status(subscription.platform, subscription.chat_id, CHANNEL, tip.id, "shown", stamp)
-            outgoing.append(Outgoing(subscription.platform, subscription.chat_id,
-                                     render.weekly_tip(catalog, tip, profile, late=late), subscription.id, period))
+        outgoing += _each(store, f"subscription {subscription.id}", partial(_claim, store, catalogs, subscription, now))
     return outgoing
 
 
-def _reclaim_stale(store: Store, catalogs: dict[str, Catalog], now: datetime,
-                   claim_timeout: timedelta) -> list[Outgoing]:
+def _each(store: Store, what: str, plan: Callable[[], list[Outgoing]]) -> list[Outgoing]:
+    """Runs one channel's part of a round; a failure undoes only that part, and is logged. A
+    storage error is the whole round's, which the next tick tries again."""
+    try:
+        with store.savepoint():
+            return plan()
+    except sqlite3.Error:
+        raise
+    except Exception:
+        log.exception("weekly tips: %s skipped this round", what)
+        return []
+
+
+def _claim(store: Store, catalogs: dict[str, Catalog], subscription: Subscription, now: datetime) -> list[Outgoing]:
     stamp = now.isoformat(timespec="seconds")
-    found: list[Outgoing] = []
-    for delivery in store.stale_claims((now - claim_timeout).isoformat(timespec="seconds")):
-        subscription = _subscription(store, delivery.subscription_id)
-        if subscription is None or subscription.status != "active" or delivery.tip_id is None:
-            store.finish_delivery(delivery.subscription_id, delivery.period, "skipped", stamp)
-            continue
-        store.reclaim_delivery(delivery.subscription_id, delivery.period, stamp)
-        catalog = catalogs[subscription.lang]
-        profile = channel_profile(store, catalog, subscription)
-        reply = render.weekly_tip(catalog, catalog.tip(delivery.tip_id), profile, late=delivery.late)
-        found.append(Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, delivery.period))
-    return found
+    schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
+    period = schedule.period(now)
+    slot = schedule.slot(period)
+    if now < slot or store.delivery(subscription.id, period) is not None:
+        return []
+    due = slot.isoformat(timespec="seconds")
+    if now - slot > LATE_LIMIT or slot < datetime.fromisoformat(subscription.created_at):
+        store.claim_delivery(subscription.id, period, None, "skipped", due, stamp, late=True)
+        return []
+    catalog = catalogs[subscription.lang]
+    chosen = next_channel_tip(store, catalog, subscription)
+    if chosen is None:
+        return []
+    tip, profile = chosen
+    late = now - slot > ON_TIME
+    reply = render.weekly_tip(catalog, tip, profile, late=late)
+    if not store.claim_delivery(subscription.id, period, tip.id, "claimed", due, stamp, late):
+        return []
+    store.set_tip_status(subscription.platform, subscription.chat_id, CHANNEL, tip.id, "shown", stamp)
+    return [Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, period)]
+
+
+def _reclaim(store: Store, catalogs: dict[str, Catalog], delivery: Delivery, now: datetime) -> list[Outgoing]:
+    """A claim whose sender died: sent again. When its tip left the content since, the claim is
+    let go, so that the channel's next tip is chosen in this same round."""
+    stamp = now.isoformat(timespec="seconds")
+    subscription = _subscription(store, delivery.subscription_id)
+    if subscription is None or subscription.status != "active" or delivery.tip_id is None:
+        store.finish_delivery(delivery.subscription_id, delivery.period, "skipped", stamp)
+        return []
+    catalog = catalogs[subscription.lang]
+    tip = catalog.find_tip(delivery.tip_id)
+    if tip is None:
+        log.warning("weekly tips: tip %s is no longer in the content; choosing another", delivery.tip_id)
+        store.release_delivery(delivery.subscription_id, delivery.period)
+        return []
+    store.reclaim_delivery(delivery.subscription_id, delivery.period, stamp)
+    profile = channel_profile(store, catalog, subscription)
+    reply = render.weekly_tip(catalog, tip, profile, late=delivery.late)
+    return [Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, delivery.period)]
 
 
 def _subscription(store: Store, subscription_id: int) -> Subscription | None:

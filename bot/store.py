@@ -902,6 +902,53 @@ class Store:
         value: str = self.conn.execute("SELECT value FROM settings WHERE key = ?", [name]).fetchone()[0]
         return value
 
+    # Parts of a transaction, re-planned weeks, what the content must still hold, export checks
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the current transaction that may fail alone: on an error only it is undone."""
+        with self.db.atomic():
+            yield
+
+    def reopen_week(self, subscription_id: int, period: str) -> None:
+        """Forgets a week's delivery that never went out (skipped, or lost with a channel), so that
+        a changed schedule plans the week again; a sent or claimed tip stays as it is."""
+        self.conn.execute(
+            "DELETE FROM deliveries WHERE subscription_id = ? AND period = ? AND status NOT IN ('sent', 'claimed')",
+            [subscription_id, period],
+        )
+
+    def stored_content_ids(self) -> dict[str, set[str]]:
+        """Every content id the database refers to, by kind: tips, questions, roadmap items and
+        dimensions, from feedback, deliveries, conversations, answers and stored results."""
+        def ids(*queries: str) -> set[str]:
+            return {r[0] for q in queries for r in self.conn.execute(q).fetchall() if r[0]}
+
+        results = [("assessments", "result"), ("teams", "result")]
+        return {
+            "tip": ids("SELECT tip_id FROM tip_feedback", "SELECT tip_id FROM deliveries",
+                       "SELECT tip_id FROM conversations"),
+            "question": ids("SELECT question_id FROM answers",
+                            *(f"SELECT j.key FROM {t}, json_each({t}.{c}, '$.answers') j WHERE json_valid({t}.{c})"
+                              for t, c in results),
+                            *(f"SELECT j.value FROM {t}, json_each({t}.{c}, '$.held_by') j WHERE json_valid({t}.{c})"
+                              for t, c in results)),
+            "roadmap": ids("SELECT item_id FROM roadmap"),
+            "dimension": ids(
+                *(f"SELECT j.key FROM {t}, json_each({t}.{c}, '$.dimensions') j WHERE json_valid({t}.{c})"
+                  for t, c in results),
+                *(f"SELECT j.key FROM {t}, json_each({t}.{c}, '$.spreads') j WHERE json_valid({t}.{c})"
+                  for t, c in results)) | self._focus_dimensions(),
+        }
+
+    def _focus_dimensions(self) -> set[str]:
+        rows = self.conn.execute("SELECT coach_focus FROM conversations WHERE coach_focus != ''").fetchall()
+        return {part.split("=", 1)[0] for (focus,) in rows for part in focus.split(",") if "=" in part}
+
+    def team_code_exists(self, code: str) -> bool:
+        """Whether any team, on any platform, has this join code (an export's --team)."""
+        return self.conn.execute("SELECT 1 FROM teams WHERE code = ? LIMIT 1", [code]).fetchone() is not None
+
 
 def _like(text: str) -> str:
     """Text to find literally with LIKE … ESCAPE '\\'."""

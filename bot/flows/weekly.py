@@ -75,6 +75,20 @@ def next_channel_tip(
     return tip, profile
 
 
+def replan_week(store: Store, subscription: Subscription, now: datetime, moved: bool) -> None:
+    """A changed (or restarted) schedule plans this week again: a tip not yet sent goes out at the
+    new time if that is still ahead. A time moved to a moment already past begins next week
+    rather than sending a late tip at once. A tip sent or being sent stays the week's only one."""
+    schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
+    period = schedule.period(now)
+    slot = schedule.slot(period)
+    if slot > now:
+        store.reopen_week(subscription.id, period)
+    elif moved:
+        store.claim_delivery(subscription.id, period, None, "moved", slot.isoformat(timespec="seconds"),
+                             now.isoformat(timespec="seconds"), late=False)
+
+
 class WeeklyActions(ConversationBase):
     @property
     def subscription(self) -> Subscription | None:
@@ -111,6 +125,11 @@ class WeeklyActions(ConversationBase):
             return
         self.store.save_subscription(self.row.platform, self.row.chat_id, lang, stage, weekday, at, zone,
                                      self.row.user_id, self.turn.now)
+        saved = self.subscription
+        if saved is not None and current is not None:
+            moved = (current.weekday, current.at, current.zone) != (weekday, at, zone)
+            if moved or current.status != "active":
+                replan_week(self.store, saved, datetime.fromisoformat(self.turn.now), moved)
         self.show_weekly(event)
 
     def show_weekly(self, event: EventData) -> None:
