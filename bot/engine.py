@@ -171,9 +171,10 @@ class Engine:
 
     # Weekly tips: the scheduler's side of the outbox, each step in its own transaction
 
-    def claim_due(self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT) -> list[scheduler.Outgoing]:
+    def claim_due(self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT,
+                  platforms: frozenset[str] | None = None) -> list[scheduler.Outgoing]:
         with self.store.transaction():
-            return scheduler.claim_due(self.store, self.catalogs, now, claim_timeout)
+            return scheduler.claim_due(self.store, self.catalogs, now, claim_timeout, platforms)
 
     def delivery_sent(self, outgoing: scheduler.Outgoing, message_id: str, now: datetime) -> None:
         with self.store.transaction():
@@ -283,9 +284,9 @@ class AsyncEngine:
         return await self._run(self._engine.posted_message, platform, ref, chat_id)
 
     async def claim_due(
-        self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT
+        self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT, platforms: frozenset[str] | None = None
     ) -> list[scheduler.Outgoing]:
-        return await self._run(self._engine.claim_due, now, claim_timeout)
+        return await self._run(self._engine.claim_due, now, claim_timeout, platforms)
 
     async def delivery_sent(self, outgoing: scheduler.Outgoing, message_id: str, now: datetime) -> None:
         await self._run(self._engine.delivery_sent, outgoing, message_id, now)

@@ -54,17 +54,27 @@ class Outgoing:
 
 
 def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime,
-              claim_timeout: timedelta = CLAIM_TIMEOUT) -> list[Outgoing]:
-    """Claims every delivery that is due, and returns what to send. Run in one transaction.
+              claim_timeout: timedelta = CLAIM_TIMEOUT, platforms: frozenset[str] | None = None) -> list[Outgoing]:
+    """Claims every delivery that is due on `platforms` (the ones this process can send to; None:
+    all), and returns what to send. Run in one transaction.
 
     Each channel is planned on its own: one that fails (a language or tip no longer in the
     content, a broken row) is logged and left out, and every other channel still gets its tip."""
+
+    def ours(platform: str) -> bool:
+        return platforms is None or platform in platforms
+
     outgoing: list[Outgoing] = []
     for delivery in store.stale_claims((now - claim_timeout).isoformat(timespec="seconds")):
+        owner = _subscription(store, delivery.subscription_id)
+        if owner is not None and not ours(owner.platform):
+            continue
         outgoing += _each(store, f"stale claim {delivery.subscription_id}/{delivery.period}",
                           partial(_reclaim, store, catalogs, delivery, now))
     for subscription in store.active_subscriptions():
-        outgoing += _each(store, f"subscription {subscription.id}", partial(_claim, store, catalogs, subscription, now))
+        if ours(subscription.platform):
+            outgoing += _each(store, f"subscription {subscription.id}",
+                              partial(_claim, store, catalogs, subscription, now))
     return outgoing
 
 
@@ -172,7 +182,7 @@ class Scheduler:
 
     async def tick(self) -> int:
         """One round; returns how many tips went out."""
-        due = [o for o in await self.engine.claim_due(self.clock(), self.claim_timeout) if o.platform in self.senders]
+        due = await self.engine.claim_due(self.clock(), self.claim_timeout, frozenset(self.senders))
         results = await asyncio.gather(*(self._deliver(o) for o in due))
         return sum(results)
 

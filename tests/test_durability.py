@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -189,3 +190,13 @@ async def test_a_slack_double_click_keeps_the_mark(tmp_path):
     finally:
         await app.stop()
         await fake.stop()
+
+
+def test_the_scheduler_claims_only_the_tips_it_can_send(engine):
+    """A process with a Telegram sender only must not claim Slack's tips and leave them claimed."""
+    for platform, chat in (("slack", "C061F8WK5"), ("telegram", "-1001700000042")):
+        ChatClient(engine, "root", chat=chat, platform=platform, group=True, admin=True).send(
+            "/tips subscribe stage 2 mon 10:00")
+    now = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)  # 10:05 in Amsterdam, on the Monday
+    assert [o.platform for o in engine.claim_due(now, platforms=frozenset({"telegram"}))] == ["telegram"]
+    assert [o.platform for o in engine.claim_due(now, platforms=frozenset({"slack"}))] == ["slack"]
