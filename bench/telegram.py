@@ -53,16 +53,12 @@ async def run(users: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         engine = AsyncEngine(lambda: TimedEngine(Store(Path(folder) / "bench.db")))
         application = telegram.build(fake.token, engine, fake.url, chat_rate=None)
-        await application.initialize()
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
-        await application.start()
+        await telegram.launch(application, engine.catalogs)  # updates through the inbox, as in production
         questions = len(engine.catalogs["en"].questions)
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(person(fake, 1000 + u, questions) for u in range(users)))
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        await telegram.stop(application)
         engine.close()
     await fake.stop()
     updates = users * (questions + 1)

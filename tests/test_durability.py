@@ -200,3 +200,23 @@ def test_the_scheduler_claims_only_the_tips_it_can_send(engine):
     now = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)  # 10:05 in Amsterdam, on the Monday
     assert [o.platform for o in engine.claim_due(now, platforms=frozenset({"telegram"}))] == ["telegram"]
     assert [o.platform for o in engine.claim_due(now, platforms=frozenset({"slack"}))] == ["slack"]
+
+
+async def test_a_failed_save_on_slack_keeps_the_buttons(tmp_path):
+    fake = FakeSlack(names={"U061F7AUR": "Ann"})
+    await fake.start()
+    app = slack_driver.App(fake, tmp_path / "slack.db")
+    await app.start()
+    try:
+        ann = "U061F7AUR"
+        question = await slack_driver.dm(app, ann, "assess", "Question 1 of")
+        with sqlite3.connect(tmp_path / "slack.db") as db:
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'full'); END")
+        await slack_driver.click(app, ann, "2", "save that just now")
+        assert fake.current(im(ann), question.ts).buttons()  # nothing recorded: still there to press
+        with sqlite3.connect(tmp_path / "slack.db") as db:
+            db.execute("DROP TRIGGER refuse")
+        await slack_driver.click(app, ann, "2", "Question 2 of")
+    finally:
+        await app.stop()
+        await fake.stop()
