@@ -426,17 +426,17 @@ class Intake:
                 query["offset"] = offset  # this confirms every update before it: all are stored
             try:
                 raw = await self.bot.do_api_request("getUpdates", api_kwargs=query, read_timeout=POLL_SECONDS + 10)
-            except TelegramError as error:
+                updates = [u for u in raw if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+                if updates:
+                    await self._store(updates)  # a failure here leaves the offset, so Telegram keeps them
+            except Exception as error:  # Telegram unreachable, or the database unable to store
                 failures += 1
-                log.warning("getUpdates failed (%d in a row): %s", failures, error)
+                log.warning("taking updates failed (%d in a row): %r", failures, error)
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
             failures = 0
-            updates = [u for u in raw if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
-            if not updates:
-                continue
-            await self._store(updates)
-            offset = max(u["update_id"] for u in updates) + 1
+            if updates:
+                offset = max(u["update_id"] for u in updates) + 1
             for update in updates:
                 await self._hand_out(update_key(update["update_id"]), update)
 

@@ -220,3 +220,16 @@ async def test_a_failed_save_on_slack_keeps_the_buttons(tmp_path):
     finally:
         await app.stop()
         await fake.stop()
+
+
+async def test_an_update_that_cannot_be_stored_is_not_confirmed(fake, bot, tmp_path):
+    with sqlite3.connect(tmp_path / "telegram.db") as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'full'); END")
+    calls = len(fake.calls)
+    update = fake.text(ANN, "/help")
+    await fake.until(lambda: sum(method == "getUpdates" for method, _ in fake.calls[calls:]) >= 3,
+                     "getUpdates to be tried again")
+    assert update in fake.updates and not fake.to(ANN)  # never confirmed, never answered
+    with sqlite3.connect(tmp_path / "telegram.db") as db:
+        db.execute("DROP TRIGGER refuse")
+    await fake.message(ANN, "/restart")
