@@ -100,6 +100,7 @@ async def test_redelivered_updates_and_double_taps_change_nothing_twice(fake, bo
     marker = await say(fake, ANN, "/help", "/restart")
     before = fake.to(ANN)[position(fake, ANN, question):position(fake, ANN, marker)]
     assert sum("Question 2 of" in s.text for s in before) == 1
+    assert fake.current(ANN, question.message_id).text.endswith("✓ 2")  # the second tap kept the mark
     with sqlite3.connect(tmp_path / "telegram.db") as db:
         assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
 
