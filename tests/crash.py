@@ -387,8 +387,11 @@ async def run(transport: str, people: int, kills: int, folder: Path, seed: int =
         span = people * (2 * QUESTIONS + 4) // (kills + 1)
         for _ in range(kills):
             target = platform.progress() + rng.randint(max(1, span // 4), max(1, span))
-            await platform.fake.until(lambda target=target: platform.progress() >= target or everyone.done(),
-                                      "the bot to carry on", seconds=patience * 2)
+            try:
+                await platform.fake.until(lambda target=target: platform.progress() >= target or everyone.done(),
+                                          "the bot to carry on", seconds=patience * 2)
+            except AssertionError:
+                break  # nobody gets answers any more: the people waiting say who is stuck
             if everyone.done():
                 break
             await bot.kill()

@@ -74,10 +74,11 @@ def test_sigterm_with_requests_in_hand_exits_in_time_and_a_restart_applies_them_
                 slack.begin(user)
             await telegram.settled()
             await slack.settled()
-            await telegram.fake.until(lambda: held(telegram.fake.calls[tg_calls:], "sendMessage") == 3
-                                      and held(telegram.fake.calls[tg_calls:], "getChatMember") == 3, "Telegram calls held")
-            await slack.fake.until(lambda: held(slack.fake.calls[sl_calls:], "chat.postMessage") == 3
-                                   and held(slack.fake.calls[sl_calls:], "users.info") == 3, "Slack calls held")
+            tg_held, sl_held = telegram.fake.calls, slack.fake.calls
+            await telegram.fake.until(lambda: held(tg_held[tg_calls:], "sendMessage", "getChatMember") == [3, 3],
+                                      "Telegram's calls to be held")
+            await slack.fake.until(lambda: held(sl_held[sl_calls:], "chat.postMessage", "users.info") == [3, 3],
+                                   "Slack's calls to be held")
 
             measured.append(await bot.terminate())
             for method in ("sendMessage", "getChatMember"):
@@ -107,8 +108,9 @@ def test_sigterm_with_requests_in_hand_exits_in_time_and_a_restart_applies_them_
     assert measured[0] < STOP_LIMIT, f"exited after {measured[0]:.1f} s"
 
 
-def held(calls: list[tuple[str, dict]], method: str) -> int:
-    return sum(name == method for name, _ in calls)
+def held(calls: list[tuple[str, dict]], *methods: str) -> list[int]:
+    """How many calls of each method a fake received."""
+    return [sum(name == method for name, _ in calls) for method in methods]
 
 
 def applied_keys(db: Path) -> set[str]:
