@@ -12,7 +12,7 @@ import pytest
 from tests import crash
 from tests.drivers.slack import CHANNEL, App
 from tests.fakes.slack import FakeSlack, Posted, im
-from tests.waiting import DEADLINE
+from tests.waiting import DEADLINE, until
 
 PEOPLE = 15
 KILLS = 3
@@ -141,7 +141,7 @@ async def test_a_slack_request_that_fails_before_the_engine_takes_it_waits_for_t
     fake.inject_429("conversations.open", retry_after=0, times=10)  # more than the client waits out
     try:
         assert (await app.click("U0CR00042", posted, "Take the assessment")).status_code == 200
-        await fake.until(lambda: not app.adapter._tasks, "the click to be handled")
+        await until(lambda: not app.adapter._tasks, "the click to be handled")
         assert inbox(db) == 1
         fake.fail_next["conversations.open"].clear()
     finally:
