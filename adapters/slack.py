@@ -159,8 +159,11 @@ class SlackAdapter:
         try:
             await self._handlers[kind](body, key)
         except Exception:
-            log.exception("handling Slack %s %s failed", kind, key)
-        await self.engine.settle(key)  # handled (or beyond help): out of the inbox
+            # Slack was told it arrived: unless the engine took it (and took it out of the
+            # inbox), it stays for the next start rather than being dropped here.
+            log.exception("handling Slack %s %s failed; it is tried again at the next start", kind, key)
+            return
+        await self.engine.settle(key)  # handled, or nothing for us: out of the inbox
 
     async def resume(self) -> None:
         """Before taking new requests: the replies saved but never sent, then the requests

@@ -108,8 +108,9 @@ async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: boo
     if os.environ.get("STAGECOACH_SCHEDULER", "on") != "off":
         await Scheduler.from_environment(engine, senders).run(stopping)
     await stopping.wait()
-    for stop in stops:
-        await stop()
+    # Side by side: each platform has STOP_SECONDS to finish what it holds, and a deploy's SIGKILL
+    # follows SIGTERM after about 10 s, so one after the other would run out of time.
+    await asyncio.gather(*(stop() for stop in stops))
 
 
 def scheduler(args: argparse.Namespace) -> int:

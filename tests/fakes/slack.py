@@ -60,6 +60,7 @@ class FakeSlack:
         self.connected = asyncio.Event()
         self.arrivals = Arrivals()
         self._held: dict[str, asyncio.Event] = {}
+        self._dropped: set[asyncio.Event] = set()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=20 * 1024 * 1024)
@@ -90,6 +91,13 @@ class FakeSlack:
         """Keeps every call of a method waiting until the returned event is set."""
         self._held[method] = asyncio.Event()
         return self._held[method]
+
+    def drop(self, method: str) -> None:
+        """Lets new calls of a held method through; those held so far fail unrecorded, as calls
+        whose caller died before Slack took them."""
+        held = self._held.pop(method)
+        self._dropped.add(held)
+        held.set()
 
     # Waiting for what the app did: conditions, never silence
 
@@ -146,7 +154,10 @@ class FakeSlack:
         params = await _params(request)
         self.calls.append((method, params))
         if method in self._held:
-            await self._held[method].wait()
+            held = self._held[method]
+            await held.wait()
+            if held in self._dropped:
+                return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
         if request.headers.get("Authorization", "") not in (f"Bearer {self.token}", f"Bearer {self.app_token}"):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if self.fail_next[method]:

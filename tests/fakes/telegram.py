@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,8 @@ class FakeTelegram:
     per_second: int | None = None  # enforce Telegram's overall limit, as the real API does
     refused: int = 0
     fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    confirmed: set[int] = field(default_factory=set)  # update ids a getUpdates offset has passed
+    forward: Callable[[dict], None] | None = None  # plays the webhook: new updates go here, not to getUpdates
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -73,6 +76,8 @@ class FakeTelegram:
         self._by_chat: dict[int, list[Sent]] = defaultdict(list)
         self._runner: web.AppRunner | None = None
         self.arrivals = Arrivals()
+        self._held: dict[str, asyncio.Event] = {}
+        self._dropped: set[asyncio.Event] = set()
 
     # Test controls
 
@@ -92,6 +97,9 @@ class FakeTelegram:
 
     def push(self, update: dict, twice: bool = False) -> dict:
         update = {"update_id": next(self._update_ids), **update}
+        if self.forward is not None:
+            self.forward(update)
+            return update
         self.updates.append(update)
         if twice:
             self.updates.append(dict(update))
@@ -150,6 +158,18 @@ class FakeTelegram:
 
     def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next[method].extend([retry_after] * times)
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Keeps every call of a method waiting until the returned event is set."""
+        self._held[method] = asyncio.Event()
+        return self._held[method]
+
+    def drop(self, method: str) -> None:
+        """Lets new calls of a held method through; those held so far fail unrecorded, as calls
+        whose caller died before Telegram took them."""
+        held = self._held.pop(method)
+        self._dropped.add(held)
+        held.set()
 
     # Waiting for what the bot did: conditions, never silence
 
@@ -217,6 +237,11 @@ class FakeTelegram:
         missing = [f for f in REQUIRED[method] if f not in params]
         if missing:
             return _error(400, f"Bad Request: {missing[0]} is empty")
+        if method in self._held:
+            held = self._held[method]
+            await held.wait()
+            if held in self._dropped:
+                return _error(500, "Internal Server Error")
         if self.fail_next[method]:
             retry_after = self.fail_next[method].pop(0)
             return _error(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
@@ -230,6 +255,7 @@ class FakeTelegram:
     async def _getUpdates(self, params: dict) -> web.Response:
         offset, timeout = params.get("offset", 0), min(params.get("timeout", 0), 0.5)
         if offset:
+            self.confirmed.update(u["update_id"] for u in self.updates if u["update_id"] < offset)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         if not self.updates and timeout:
             self._new_update.clear()
