@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.charts import Chart, render_png
+from bot.charts import Chart, render
 from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
@@ -322,7 +322,7 @@ class SlackAdapter:
         """A chart is an extra: one that cannot be drawn or uploaded is left out, and the replies
         after it still go."""
         try:
-            png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
+            png = await render(chart)
             async with self._limiter(channel):
                 await self.client.files_upload_v2(channel=channel, file=png, filename="stagecoach.png",
                                                   title=chart.title)

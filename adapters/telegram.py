@@ -35,7 +35,7 @@ from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, Conte
 from telegram.warnings import PTBUserWarning
 
 from bot.catalog import Catalog
-from bot.charts import Chart, render_png
+from bot.charts import Chart, render
 from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Option, Person, Reply
 from bot.scheduler import ChatGone, Sender
@@ -255,7 +255,7 @@ class TelegramAdapter:
         """A chart is an extra: one that cannot be drawn or sent is left out, and the replies
         after it still go."""
         try:
-            png = await asyncio.get_running_loop().run_in_executor(None, render_png, chart)
+            png = await render(chart)
             await bot.send_photo(int(chat_id), png, caption=html.escape(chart.title)[:1024], parse_mode="HTML")
         except Exception as error:
             log.warning("chart for chat %s left out: %r", chat_id, error)

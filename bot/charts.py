@@ -7,7 +7,9 @@ read as a formula, and TeX is never run.
 """
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,20 @@ class Chart:
             legend=tuple(data.get("legend", ())),
             ranges=tuple(tuple(r) if r else None for r in data.get("ranges", ())),
         )
+
+
+_RENDERING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stagecoach-charts")
+
+
+async def render(chart: Chart) -> bytes:
+    """`render_png` off the event loop, on threads of its own: a stop can drop the charts still
+    queued (`stop_rendering`) instead of waiting for them, as the loop's default pool would."""
+    return await asyncio.get_running_loop().run_in_executor(_RENDERING, render_png, chart)
+
+
+def stop_rendering() -> None:
+    """Drops the charts not yet started: their replies count as unsent, and go out after a restart."""
+    _RENDERING.shutdown(wait=False, cancel_futures=True)
 
 
 def render_png(chart: Chart) -> bytes:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import database
+from .charts import stop_rendering
 from .engine import AsyncEngine, Engine
 from .events import Reply
 from .store import Store
@@ -104,13 +105,14 @@ async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: boo
         from adapters import slack
 
         stop_slack, senders[slack.PLATFORM] = await slack.start(engine)
-        stops.insert(0, stop_slack)
+        stops.append(stop_slack)
     if os.environ.get("STAGECOACH_SCHEDULER", "on") != "off":
         await Scheduler.from_environment(engine, senders).run(stopping)
     await stopping.wait()
     # Side by side: each platform has STOP_SECONDS to finish what it holds, and a deploy's SIGKILL
     # follows SIGTERM after about 10 s, so one after the other would run out of time.
     await asyncio.gather(*(stop() for stop in stops))
+    stop_rendering()
 
 
 def scheduler(args: argparse.Namespace) -> int:

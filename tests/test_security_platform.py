@@ -114,10 +114,10 @@ async def test_a_team_named_with_formula_markup_gets_its_charts_and_every_reply(
 
 async def test_a_chart_that_cannot_be_drawn_is_left_out_and_the_rest_still_goes(fake, bot, questions,
                                                                                  monkeypatch, caplog):
-    def broken(chart: Chart) -> bytes:
+    async def broken(chart: Chart) -> bytes:
         raise ValueError(f"cannot draw {chart.title}")
 
-    monkeypatch.setattr(telegram, "render_png", broken)
+    monkeypatch.setattr(telegram, "render", broken)
     caplog.set_level(logging.WARNING, logger=telegram.__name__)
     closing, seen = await close_a_team_from_private(fake, questions)
     own = await fake.message(ANN, RESULT, after=seen)
@@ -131,10 +131,10 @@ async def test_a_chart_that_cannot_be_drawn_is_left_out_and_the_rest_still_goes(
 
 async def test_slack_leaves_out_a_chart_it_cannot_upload_and_finishes_the_delivery(tmp_path, monkeypatch,
                                                                                     questions):
-    def broken(chart: Chart) -> bytes:
+    async def broken(chart: Chart) -> bytes:
         raise ValueError("cannot draw")
 
-    monkeypatch.setattr(slack, "render_png", broken)
+    monkeypatch.setattr(slack, "render", broken)
     server = FakeSlack(names={SLACK_ANN: "Ann"})
     await server.start()
     app = SlackApp(server, tmp_path / "slack.db")
