@@ -20,6 +20,7 @@ from bot.store import Store
 from bot.testing import ChatClient
 from tests.drivers import slack as slack_driver
 from tests.drivers import telegram as telegram_driver
+from tests.drivers.slack import ANN as SLACK_ANN
 from tests.drivers.telegram import ANN, BO, free_port, say
 from tests.fakes.slack import FakeSlack, im
 from tests.fakes.telegram import FakeTelegram
@@ -173,23 +174,26 @@ async def test_a_restart_sends_the_replies_a_stopped_process_never_sent(fake, tm
         await running.stop()
 
 
-async def test_a_slack_double_click_keeps_the_mark(tmp_path):
-    fake = FakeSlack(names={"U061F7AUR": "Ann"})
+@pytest.fixture
+async def slack_app(tmp_path: Path) -> AsyncIterator[slack_driver.App]:
+    fake = FakeSlack(names={SLACK_ANN: "Ann"})
     await fake.start()
     app = slack_driver.App(fake, tmp_path / "slack.db")
     await app.start()
-    try:
-        ann = "U061F7AUR"
-        question = await slack_driver.dm(app, ann, "assess", "Question 1 of")
-        seen = len(fake.to(im(ann)))
-        for _ in range(2):  # the second click carries the message as it was before the first
-            assert (await app.click(ann, question, "2")).status_code == 200
-        await fake.message(im(ann), "already answered", after=seen, method="chat.postEphemeral")
-        marks = [b for b in fake.current(im(ann), question.ts).blocks if b.get("type") == "context"]
-        assert marks and "✓ 2" in json.dumps(marks, ensure_ascii=False)
-    finally:
-        await app.stop()
-        await fake.stop()
+    yield app
+    await app.stop()
+    await fake.stop()
+
+
+async def test_a_slack_double_click_keeps_the_mark(slack_app):
+    fake = slack_app.fake
+    question = await slack_driver.dm(slack_app, SLACK_ANN, "assess", "Question 1 of")
+    seen = len(fake.to(im(SLACK_ANN)))
+    for _ in range(2):  # the second click carries the message as it was before the first
+        assert (await slack_app.click(SLACK_ANN, question, "2")).status_code == 200
+    await fake.message(im(SLACK_ANN), "already answered", after=seen, method="chat.postEphemeral")
+    marks = [b for b in fake.current(im(SLACK_ANN), question.ts).blocks if b.get("type") == "context"]
+    assert marks and "✓ 2" in json.dumps(marks, ensure_ascii=False)
 
 
 def test_the_scheduler_claims_only_the_tips_it_can_send(engine):
@@ -202,24 +206,15 @@ def test_the_scheduler_claims_only_the_tips_it_can_send(engine):
     assert [o.platform for o in engine.claim_due(now, platforms=frozenset({"slack"}))] == ["slack"]
 
 
-async def test_a_failed_save_on_slack_keeps_the_buttons(tmp_path):
-    fake = FakeSlack(names={"U061F7AUR": "Ann"})
-    await fake.start()
-    app = slack_driver.App(fake, tmp_path / "slack.db")
-    await app.start()
-    try:
-        ann = "U061F7AUR"
-        question = await slack_driver.dm(app, ann, "assess", "Question 1 of")
-        with sqlite3.connect(tmp_path / "slack.db") as db:
-            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'full'); END")
-        await slack_driver.click(app, ann, "2", "save that just now")
-        assert fake.current(im(ann), question.ts).buttons()  # nothing recorded: still there to press
-        with sqlite3.connect(tmp_path / "slack.db") as db:
-            db.execute("DROP TRIGGER refuse")
-        await slack_driver.click(app, ann, "2", "Question 2 of")
-    finally:
-        await app.stop()
-        await fake.stop()
+async def test_a_failed_save_on_slack_keeps_the_buttons(slack_app, tmp_path):
+    question = await slack_driver.dm(slack_app, SLACK_ANN, "assess", "Question 1 of")
+    with sqlite3.connect(tmp_path / "slack.db") as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'full'); END")
+    await slack_driver.click(slack_app, SLACK_ANN, "2", "save that just now")
+    assert slack_app.fake.current(im(SLACK_ANN), question.ts).buttons()  # nothing recorded: there to press again
+    with sqlite3.connect(tmp_path / "slack.db") as db:
+        db.execute("DROP TRIGGER refuse")
+    await slack_driver.click(slack_app, SLACK_ANN, "2", "Question 2 of")
 
 
 async def test_an_update_that_cannot_be_stored_is_not_confirmed(fake, bot, tmp_path):
