@@ -79,8 +79,7 @@ def _check_commands(catalog: Catalog) -> list[str]:
     texts = list(_plain_texts(catalog))
     for key, template in catalog.messages.items():
         forms = template.items() if isinstance(template, dict) else [("", template)]
-        texts += [(f"messages.{key}" + (f".{form}" if form else ""), text)
-                  for form, text in forms if isinstance(text, str)]
+        texts += [(f"messages.{key}" + (f".{form}" if form else ""), text) for form, text in forms]
     return [f"{name}: {ident}: '/{word}' is not a command; name commands as the content does, like '/team join'"
             for ident, text in texts for word in dict.fromkeys(mentioned(text)) if not registered(word)]
 
