@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,7 @@ import yaml
 
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
+from bot.flows import COMMANDS
 from bot.store import Store
 from tests.drivers.slack import (
     ANN,
@@ -289,3 +291,40 @@ async def test_a_champion_subscribes_a_channel_with_the_slash_command(app, fake)
     await fake.message(WEEKLY, "Bo is now a champion here")
     await app.command(BO, "tips subscribe tue 10:00 stage 2", channel=WEEKLY)
     await fake.message(WEEKLY, "every Tuesday at 10:00")
+
+
+SLASH = re.compile(r"(?<![\w/.:~@&=?#%+-])/([a-z][\w-]*)(?: ([a-z][\w-]*))?(?: ([a-z][\w-]*))?")
+
+
+def shown(value: object) -> list[str]:
+    """Every text a person sees in a message or view: Block Kit text objects, not button values."""
+    if isinstance(value, dict):
+        return [t for key, item in value.items() if key != "value"
+                for t in ([item] if key == "text" and isinstance(item, str) else shown(item))]
+    if isinstance(value, list):
+        return [t for item in value for t in shown(item)]
+    return []
+
+
+async def test_every_command_the_bot_names_is_one_slack_users_can_type(app, fake):
+    """Slack takes any message that starts with `/` for a slash command, and has only ours."""
+    await dm(app, ANN, "start", "I'm Stagecoach")
+    helped = await dm(app, ANN, "help", HELP)
+    assert "/stagecoach team join CODE" in helped.text and "/stagecoach assess" in helped.blocks[0]["text"]["text"]
+    await app.event({"type": "app_home_opened", "user": ANN, "channel": im(ANN), "tab": "home"})
+    home = await fake.until(lambda: fake.views.get(ANN), "App Home")
+    assert "Type /stagecoach assess" in json.dumps(home)
+    await app.command(ANN, "team", channel=CHANNEL)
+    invite = await fake.message(CHANNEL, "Team assessment")
+    assert "send me /stagecoach team join " in invite.text and "with /stagecoach team close." in invite.text
+    seen = len(fake.to(CHANNEL))
+    await app.command(BO, "assess", channel=CHANNEL)
+    redirect = await fake.message(CHANNEL, "private chat", after=seen)
+    assert "type /stagecoach team." in redirect.text
+    texts = [t for p in fake.posted for t in [p.text, *shown(p.blocks)]] + shown(home)
+    named = [m for text in texts for m in SLASH.finditer(text)]
+    assert len(named) > 20
+    for mention in named:
+        assert mention.group(1) == "stagecoach", mention.group(0)
+        words = mention.group(2), f"{mention.group(2)} {mention.group(3)}"
+        assert any(w in COMMANDS for w in words), mention.group(0)
