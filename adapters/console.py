@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.charts import render_png
+from bot.commands import NEUTRAL, spell
 from bot.engine import Engine
 from bot.events import Event, Reply
 
@@ -36,12 +37,12 @@ class Console:
 
     def format(self, reply: Reply) -> str:
         lines = [f"[{reply.to}]"] if reply.to else []
-        lines.append(reply.text)
+        lines.append(spell(reply.text, NEUTRAL))
         for option in reply.options:
             if option.key.isdigit():
-                lines.append(f"  {option.key}. {option.label}")
+                lines.append(f"  {option.key}. {spell(option.label, NEUTRAL)}")
             else:
-                lines.append(f"  [{option.key}] {option.label}")
+                lines.append(f"  [{option.key}] {spell(option.label, NEUTRAL)}")
         if reply.chart is not None:
             lines.append(f"  {self.save_chart(reply)}")
         return "\n".join(lines)

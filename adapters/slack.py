@@ -29,6 +29,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.charts import Chart, render
+from bot.commands import Style, spell
 from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Person, Reply
 from bot.scheduler import ChatGone, Sender
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 DEFAULT_API_URL = "https://slack.com/api/"
 COMMAND = "/stagecoach"
+SPELLING = Style(prefix=f"{COMMAND} ")  # every command goes through the one slash command
 SECTION_TEXT = 2900
 BUTTONS_PER_BLOCK = 25
 PROFILE_SECONDS = 600
@@ -55,6 +57,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def shown(text: str) -> str:
+    """Text the bot shows: escaped, with every command spelled as Slack users type it
+    (`/stagecoach team join 643HP3`)."""
+    return escape(spell(text, SPELLING))
+
+
 def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
@@ -62,10 +70,10 @@ def unescape(text: str) -> str:
 def blocks_for(reply: Reply) -> list[dict[str, Any]]:
     """A reply as Block Kit: its text in sections, options too long for a button listed in the
     text with their key on the button, and buttons in actions blocks."""
-    text = escape(reply.text)
+    text = shown(reply.text)
     listed = numbered(reply.options)
     if listed:
-        text += "\n\n" + "\n".join(f"*{escape(o.key)}*  {escape(o.label)}" for o in listed)
+        text += "\n\n" + "\n".join(f"*{escape(o.key)}*  {shown(o.label)}" for o in listed)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(text)
     ]
@@ -230,7 +238,7 @@ class SlackAdapter:
             await self.settle(body, action)
         for notice in notices:
             await self.client.chat_postEphemeral(channel=container.get("channel_id") or channel, user=user,
-                                                 text=escape(notice.text))
+                                                 text=shown(notice.text))
         await self.deliver(event, [r for r in replies if r.kind != "notice"])
 
     async def on_home_opened(self, body: dict, key: str) -> None:
@@ -300,9 +308,9 @@ class SlackAdapter:
     async def send(self, event: Event, reply: Reply) -> None:
         channel = reply.to or event.chat_id
         if reply.kind == "notice":
-            await self.client.chat_postEphemeral(channel=channel, user=event.user_id, text=escape(reply.text))
+            await self.client.chat_postEphemeral(channel=channel, user=event.user_id, text=shown(reply.text))
             return
-        blocks, text = blocks_for(reply), escape(reply.text)[:3000]
+        blocks, text = blocks_for(reply), shown(reply.text)[:3000]
         if reply.ref is not None:
             ts = await self.engine.posted_message(PLATFORM, reply.ref, channel)
             if ts is not None:
@@ -357,7 +365,7 @@ class SlackAdapter:
             channel = await self.direct_channel(chat_id) if to_person else chat_id
             try:
                 async with self._limiter(channel):
-                    posted = await self.client.chat_postMessage(channel=channel, text=escape(reply.text)[:3000],
+                    posted = await self.client.chat_postMessage(channel=channel, text=shown(reply.text)[:3000],
                                                                 blocks=blocks_for(reply))
             except SlackApiError as error:
                 if error.response.get("error") in GONE:

@@ -36,6 +36,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.catalog import Catalog
 from bot.charts import Chart, render
+from bot.commands import TELEGRAM, spell
 from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Option, Person, Reply
 from bot.scheduler import ChatGone, Sender
@@ -206,7 +207,7 @@ class TelegramAdapter:
 
     async def deliver(self, update: Update | None, bot: Bot, event: Event, replies: list[Reply]) -> None:
         query = update.callback_query if update is not None else None
-        notices = [r.text for r in replies if r.kind == "notice"]
+        notices = [spell(r.text, TELEGRAM) for r in replies if r.kind == "notice"]
         if query is not None:
             failed = any(r.kind == FAILURE for r in replies)
             await self._settle(query, "\n".join(notices)[:200], chosen=not notices, keep=failed)
@@ -299,12 +300,13 @@ class TelegramAdapter:
 
 
 def render_text(reply: Reply) -> str:
-    """Escaped for Telegram HTML; options that do not fit on a button are listed in the text."""
-    lines = [html.escape(reply.text)]
+    """Escaped for Telegram HTML, with commands as Telegram spells them (`/team_join`); options
+    that do not fit on a button are listed in the text."""
+    lines = [html.escape(spell(reply.text, TELEGRAM))]
     listed = numbered(reply.options)
     if listed:
         lines.append("")
-        lines.extend(f"<b>{html.escape(o.key)}</b>  {html.escape(o.label)}" for o in listed)
+        lines.extend(f"<b>{html.escape(o.key)}</b>  {html.escape(spell(o.label, TELEGRAM))}" for o in listed)
     return "\n".join(lines)[:MAX_TEXT]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog, plural_forms
+from .commands import mentioned, registered
 from .scoring import DEFINING, LISTENING
 
 MAX_TIP = 400
@@ -67,7 +68,20 @@ def check_catalog(catalog: Catalog) -> list[str]:
     for key, template in catalog.messages.items():
         problems.extend(_check_message(catalog, key, template))
     problems.extend(_check_links(catalog))
+    problems.extend(_check_commands(catalog))
     return problems
+
+
+def _check_commands(catalog: Catalog) -> list[str]:
+    """Every command a text mentions is registered, in its neutral spelling (`/team join`): the
+    adapters spell it for their platform, so a typo or a platform's own spelling is a defect."""
+    name = catalog.path.name
+    texts = list(_plain_texts(catalog))
+    for key, template in catalog.messages.items():
+        forms = template.items() if isinstance(template, dict) else [("", template)]
+        texts += [(f"messages.{key}" + (f".{form}" if form else ""), text) for form, text in forms]
+    return [f"{name}: {ident}: '/{word}' is not a command; name commands as the content does, like '/team join'"
+            for ident, text in texts for word in dict.fromkeys(mentioned(text)) if not registered(word)]
 
 
 def _check_message(catalog: Catalog, key: str, template: object) -> list[str]:

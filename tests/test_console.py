@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adapters.console import Console
 from bot.cli import locale_language
+from bot.commands import mentioned, registered
 
 COMMAND = [sys.executable, "-m", "bot.cli"]
 
@@ -110,3 +111,15 @@ def test_as_switches_who_is_typing(engine, tmp_path):
     console = Console(engine, "ann", "en", out, tmp_path)
     console.pipe(["/team new Pair", "/as bo", "/team status"])
     assert "(bo)" in out.getvalue() and "There is no team assessment here yet" in out.getvalue()
+
+
+def test_every_command_the_terminal_names_is_spelled_as_typed_there(engine, tmp_path):
+    out = io.StringIO()
+    console = Console(engine, "ann", "en", out, tmp_path)
+    console.pipe(["/start", "/help", "/team new Sales", "/team status", "/frob"])
+    text = out.getvalue()
+    assert "Type /assess to begin" in text and "/team join CODE, /team status, /team close" in text
+    assert "colleagues type /team join " in text and "with /team close." in text
+    named = mentioned(text)
+    assert len(named) > 20 and "frob" in named
+    assert all(registered(word) for word in named if word != "frob")

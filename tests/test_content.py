@@ -228,3 +228,18 @@ def test_dutch_keeps_social_as_a_loanword():
     """"Sociaal" reads as social responsibility in Dutch: social media stay "social media"."""
     text = (CONTENT_DIR / "nl.toml").read_text(encoding="utf-8").casefold()
     assert not re.findall(r"\bsocia(?:al|le)\b", text)
+
+
+def test_a_command_that_is_not_registered_is_caught(tmp_path, content):
+    content["en"]["messages"]["idle_hint"] += " Or /asess."
+    content["nl"]["messages"]["team_progress_how"] = "Doe mee met /team_join {code}."
+    content["en"]["messages"]["champion_how_slack"] = "Type /stagecoach champion add @name."
+    content["en"]["messages"]["team_participants"]["other"] += " See /reslut, and/or https://example.com/help."
+    problems, _ = check(write(tmp_path, content))
+    rule = "is not a command; name commands as the content does, like '/team join'"
+    assert [p for p in problems if "is not a command" in p] == [
+        f"en.toml: messages.idle_hint: '/asess' {rule}",
+        f"en.toml: messages.champion_how_slack: '/stagecoach' {rule}",
+        f"en.toml: messages.team_participants.other: '/reslut' {rule}",
+        f"nl.toml: messages.team_progress_how: '/team_join' {rule}",
+    ]

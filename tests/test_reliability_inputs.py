@@ -18,7 +18,7 @@ from bot import database
 from bot.engine import Engine
 from bot.store import Store
 from bot.testing import ChatClient
-from tests.drivers.slack import ANN, FORM, NAMES, SECRET, App, dm
+from tests.drivers.slack import ANN, FORM, HELP, NAMES, SECRET, App, dm
 from tests.fakes.slack import APP, TEAM, FakeSlack
 
 JSON = "application/json"
@@ -85,7 +85,7 @@ async def test_a_signed_malformed_request_gets_400_and_one_log_line(app, fake, c
     logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.name for r in logged] == ["adapters.slack_guard"]
     assert "malformed" in logged[0].getMessage()
-    await dm(app, ANN, "help", "/restart")  # and the app carries on
+    await dm(app, ANN, "help", HELP)  # and the app carries on
 
 
 async def test_a_non_numeric_timestamp_is_refused_as_unsigned(app, fake):
@@ -95,7 +95,7 @@ async def test_a_non_numeric_timestamp_is_refused_as_unsigned(app, fake):
     assert (await app.post(body, JSON, headers=headers)).status_code == 401
     headers["X-Slack-Request-Timestamp"] = "9" * 5000
     assert (await app.post(body, JSON, headers=headers)).status_code == 401
-    await dm(app, ANN, "help", "/restart")
+    await dm(app, ANN, "help", HELP)
     assert ANN not in fake.views
 
 

@@ -130,7 +130,7 @@ async def sl_try(app: slack_driver.App, user: str, command: str) -> list[str]:
     """As tg_try, in the Slack channel."""
     seen = len(app.fake.to(SL_CHANNEL))
     assert (await app.command(user, command, channel=SL_CHANNEL)).status_code == 200
-    marker = await sl_posted(app, user, "help", SL_CHANNEL, "/restart")
+    marker = await sl_posted(app, user, "help", SL_CHANNEL, slack_driver.HELP)
     return [p.text for p in app.fake.to(SL_CHANNEL)[seen:] if p is not marker]
 
 

@@ -21,6 +21,7 @@ from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine, Engine
 from bot.store import Store
 from tests.drivers.slack import ANN as SLACK_ANN
+from tests.drivers.slack import HELP as SLACK_HELP
 from tests.drivers.slack import SECRET
 from tests.drivers.slack import App as SlackApp
 from tests.drivers.slack import answer_all as slack_answer_all
@@ -241,7 +242,7 @@ async def test_slack_http_mode_listens_on_host(tmp_path, monkeypatch):
     client.url = f"http://127.0.0.1:{port}/slack/events"
     try:
         assert (await client.dm(SLACK_ANN, "help")).status_code == 200
-        await server.message(im(SLACK_ANN), "/restart")
+        await server.message(im(SLACK_ANN), SLACK_HELP)
     finally:
         await stop()
         engine.close()

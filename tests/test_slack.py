@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,12 +22,14 @@ import yaml
 
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
+from bot.flows import COMMANDS
 from bot.store import Store
 from tests.drivers.slack import (
     ANN,
     BO,
     CHANNEL,
     FORM,
+    HELP,
     KIM,
     NAMES,
     RESULT,
@@ -108,12 +111,12 @@ async def test_a_request_is_acknowledged_before_it_is_answered(app, fake, reques
     assert response.status_code == 200 and response.text == ""
     assert fake.to(im(KIM))[seen:] == []  # nothing answered yet: the work waits on the held call
     release.set()
-    await fake.message(im(KIM), "/restart" if request_kind != "button" else "Question 2 of", after=seen)
+    await fake.message(im(KIM), HELP if request_kind != "button" else "Question 2 of", after=seen)
 
 
 async def test_the_slash_command_answers_in_the_language_asked_for(app, fake):
     await app.command(KIM, "help")
-    await fake.message(im(KIM), "/restart")
+    await fake.message(im(KIM), HELP)
     await app.command(KIM, "lang nl")
     await fake.message(im(KIM), "Nederlands")
 
@@ -157,14 +160,14 @@ async def test_retries_and_double_clicks_are_applied_once(app, fake, tmp_path):
     assert (await app.dm(ANN, "assess", event_id="Ev061FSAME01", headers={
         "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})).status_code == 200
     question = await fake.message(im(ANN), "Question 1 of")
-    marker = await dm(app, ANN, "help", "/restart")  # asked after the retry was acknowledged
+    marker = await dm(app, ANN, "help", HELP)  # asked after the retry was acknowledged
     assert sum("Question 1 of" in p.text for p in fake.to(im(ANN))[:position(fake, im(ANN), marker)]) == 1
     seen = len(fake.to(im(ANN)))
     assert (await app.click(ANN, question, "3")).status_code == 200
     assert (await app.click(ANN, question, "3")).status_code == 200
     await fake.message(im(ANN), "already answered", after=seen, method="chat.postEphemeral")
     await fake.message(im(ANN), "Question 2 of", after=seen, method="chat.postMessage")
-    marker = await dm(app, ANN, "help", "/restart")
+    marker = await dm(app, ANN, "help", HELP)
     assert sum("Question 2 of" in p.text for p in fake.to(im(ANN))[seen:position(fake, im(ANN), marker)]) == 1
     with sqlite3.connect(tmp_path / "slack.db") as db:
         assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
@@ -173,15 +176,15 @@ async def test_retries_and_double_clicks_are_applied_once(app, fake, tmp_path):
 async def test_a_bad_or_stale_signature_is_rejected_and_changes_nothing(app, fake):
     assert (await app.dm(ANN, "assess", secret="wrong")).status_code == 401
     assert (await app.dm(ANN, "assess", age=600)).status_code == 401
-    marker = await dm(app, ANN, "help", "/restart")
+    marker = await dm(app, ANN, "help", HELP)
     assert fake.posted == [marker]
 
 
 async def test_a_429_is_waited_out_and_the_message_still_goes_out(app, fake):
     fake.inject_429("chat.postMessage", retry_after=1, times=2)
-    await dm(app, KIM, "help", "/restart")
+    await dm(app, KIM, "help", HELP)
     assert sum(1 for method, _ in fake.calls if method == "chat.postMessage") == 3
-    assert sum("/restart" in p.text for p in fake.posted) == 1
+    assert sum(HELP in p.text for p in fake.posted) == 1
 
 
 async def test_the_bot_ignores_its_own_messages_and_other_bots(app, fake):
@@ -210,7 +213,7 @@ async def test_one_socket_mode_round_trip(fake, tmp_path):
                   "ts": "1767000000.000001"},
         "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]})
     await fake.until(lambda: any(a.get("envelope_id") == envelope for a in fake.acks), "the envelope's ack")
-    await fake.message(im(ANN), "/restart")
+    await fake.message(im(ANN), HELP)
     await handler.close_async()
     await adapter.drain()
     engine.close()
@@ -248,7 +251,7 @@ def test_stagecoach_run_serves_slack_in_http_mode(tmp_path):
         try:
             await until(lambda: listening(port) or process.poll() is not None, "the app to listen")
             assert (await client.dm(ANN, "help")).status_code == 200
-            await server.message(im(ANN), "/restart")
+            await server.message(im(ANN), HELP)
         finally:
             process.send_signal(signal.SIGTERM)
             assert await exited(process) == 0
@@ -288,3 +291,40 @@ async def test_a_champion_subscribes_a_channel_with_the_slash_command(app, fake)
     await fake.message(WEEKLY, "Bo is now a champion here")
     await app.command(BO, "tips subscribe tue 10:00 stage 2", channel=WEEKLY)
     await fake.message(WEEKLY, "every Tuesday at 10:00")
+
+
+SLASH = re.compile(r"(?<![\w/.:~@&=?#%+-])/([a-z][\w-]*)(?: ([a-z][\w-]*))?(?: ([a-z][\w-]*))?")
+
+
+def shown(value: object) -> list[str]:
+    """Every text a person sees in a message or view: Block Kit text objects, not button values."""
+    if isinstance(value, dict):
+        return [t for key, item in value.items() if key != "value"
+                for t in ([item] if key == "text" and isinstance(item, str) else shown(item))]
+    if isinstance(value, list):
+        return [t for item in value for t in shown(item)]
+    return []
+
+
+async def test_every_command_the_bot_names_is_one_slack_users_can_type(app, fake):
+    """Slack takes any message that starts with `/` for a slash command, and has only ours."""
+    await dm(app, ANN, "start", "I'm Stagecoach")
+    helped = await dm(app, ANN, "help", HELP)
+    assert "/stagecoach team join CODE" in helped.text and "/stagecoach assess" in helped.blocks[0]["text"]["text"]
+    await app.event({"type": "app_home_opened", "user": ANN, "channel": im(ANN), "tab": "home"})
+    home = await fake.until(lambda: fake.views.get(ANN), "App Home")
+    assert "Type /stagecoach assess" in json.dumps(home)
+    await app.command(ANN, "team", channel=CHANNEL)
+    invite = await fake.message(CHANNEL, "Team assessment")
+    assert "send me /stagecoach team join " in invite.text and "with /stagecoach team close." in invite.text
+    seen = len(fake.to(CHANNEL))
+    await app.command(BO, "assess", channel=CHANNEL)
+    redirect = await fake.message(CHANNEL, "private chat", after=seen)
+    assert "type /stagecoach team." in redirect.text
+    texts = [t for p in fake.posted for t in [p.text, *shown(p.blocks)]] + shown(home)
+    named = [m for text in texts for m in SLASH.finditer(text)]
+    assert len(named) > 20
+    for mention in named:
+        assert mention.group(1) == "stagecoach", mention.group(0)
+        words = mention.group(2), f"{mention.group(2)} {mention.group(3)}"
+        assert any(w in COMMANDS for w in words), mention.group(0)

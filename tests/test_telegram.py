@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from adapters import telegram
+from bot.flows import COMMANDS
 from tests.drivers.telegram import (
     ANN,
     BO,
@@ -259,3 +260,25 @@ async def test_a_group_admin_subscribes_the_group_to_weekly_tips(fake, bot):
     await say(fake, ROOT, "/tips_subscribe@stagecoach_bot wed 08:30 stage 2",
               "every Wednesday at 08:30 (Europe/Amsterdam)", chat=GROUP, chat_type="supergroup")
     await say(fake, ROOT, "/tips_preview", "Tip of the week for stage 2", chat=GROUP, chat_type="supergroup")
+
+
+SLASH = re.compile(r"(?<![\w/.:~@&=?#%+-])/([a-z][\w-]*)(?: ([a-z][\w-]*))?")
+
+
+async def test_every_command_the_bot_names_is_one_telegram_users_can_type(fake, bot):
+    """A Telegram command is one word: `/team_join`, as in the command menu, never `/team join`."""
+    await say(fake, ANN, "/start", "Stagecoach. I help")
+    helped = await say(fake, ANN, "/help", "/restart")
+    assert "/team_join CODE" in helped.text and "/team_close" in helped.text
+    fake.text(ANN, "/team@stagecoach_bot", chat=GROUP, chat_type="supergroup", title="Marketing")
+    invite = await fake.message(GROUP, "Team assessment")
+    assert "send me /team_join " in invite.text and "with /team_close." in invite.text
+    redirect = await say(fake, BO, "/assess", "private chat", chat=GROUP, chat_type="supergroup")
+    assert "type /team." in redirect.text
+    menu = {c["command"] for commands in fake.commands.values() for c in commands}
+    named = [m for sent in fake.sent for m in SLASH.finditer(sent.text)]
+    assert len(named) > 20
+    for mention in named:
+        command = mention.group(1)
+        assert command in menu or command in COMMANDS or command.replace("_", " ", 1) in COMMANDS, mention.group(0)
+        assert f"{command} {mention.group(2)}" not in COMMANDS, mention.group(0)  # not two tokens

@@ -24,6 +24,7 @@ NAMES = {ANN: "Ann", BO: "Bo", KIM: "Kim", ROOT: "Ruth"}
 CHANNEL, WEEKLY = "C061F8TM3", "C061F8WK5"
 TIME_SCALE = 0.01  # one message a second per channel, each second lasting 10 ms
 RESULT = "is at stage"
+HELP = "/stagecoach restart"  # a line of the help, as Slack shows it
 FORM = "application/x-www-form-urlencoded"
 ids = itertools.count(1)
 
