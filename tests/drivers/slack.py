@@ -62,7 +62,9 @@ class App:
             assert found is not None, page.text
             authorize = html.unescape(found.group(1))
             state = parse_qs(urlsplit(authorize).query)["state"][0]
-            back = await browser.get(f"{self.site}/slack/oauth_redirect",
+            # The state cookie is Secure: a browser sends it back to the https address of a real set-up.
+            cookie = page.headers["set-cookie"].split(";")[0]
+            back = await browser.get(f"{self.site}/slack/oauth_redirect", headers={"Cookie": cookie},
                                      params={"code": self.fake.grant(team), "state": state})
             return authorize, back
 
