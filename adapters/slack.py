@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -37,6 +38,15 @@ from bot.scheduler import ChatGone, Sender
 from .layout import button_label, numbered
 from .slack_guard import MAX_BODY as MAX_BODY
 from .slack_guard import reject_malformed
+from .slack_workspaces import (
+    EngineInstallationStore,
+    EngineStateStore,
+    NotInstalled,
+    Workspaces,
+    current,
+    scoped,
+    unscoped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,8 @@ BUTTONS_PER_BLOCK = 25
 PROFILE_SECONDS = 600
 STOP_SECONDS = 8.0  # a deploy's SIGTERM gives about 10 s before SIGKILL
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"}
+# The bot scopes of slack-app-manifest.yml: what an install link asks for unless SLACK_SCOPES says otherwise.
+SCOPES = ("chat:write", "chat:write.public", "commands", "files:write", "im:history", "im:write", "users:read")
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -122,13 +134,22 @@ def request_key(kind: str, body: dict) -> str:
 def _user_of(body: dict) -> str | None:
     """Whose request it is, so that /forget can find it in the inbox."""
     user = body.get("user_id") or body.get("user") or (body.get("event") or {}).get("user")
-    return user.get("id") if isinstance(user, dict) else user
+    user = user.get("id") if isinstance(user, dict) else user
+    return scoped(_team_of(body), user) if isinstance(user, str) else user
+
+
+def _team_of(body: dict) -> str | None:
+    """The workspace a request comes from."""
+    team = body.get("team_id") or (body.get("team") or {}).get("id")
+    return team if isinstance(team, str) else None
 
 
 class SlackAdapter:
-    """Turns Slack requests into events and replies into messages, for one workspace."""
+    """Turns Slack requests into events and replies into messages, for every workspace it is in.
+    Its events name chats and people with their workspace in front ("T…:C…"): `client` takes
+    that off again, and calls each workspace with its own token."""
 
-    def __init__(self, engine: AsyncEngine, client: AsyncWebClient, channel_rate: float = 1.0,
+    def __init__(self, engine: AsyncEngine, client: Workspaces, channel_rate: float = 1.0,
                  time_scale: float = 1.0) -> None:
         self.engine, self.client = engine, client
         self.channel_rate, self.time_scale = channel_rate, time_scale
@@ -164,8 +185,11 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
 
     async def _process(self, kind: str, body: dict, key: str) -> None:
+        current.set(_team_of(body))
         try:
             await self._handlers[kind](body, key)
+        except NotInstalled as gone:
+            log.info("Slack %s %s dropped: the app is no longer in workspace %s", kind, key, gone)
         except Exception:
             # Slack was told it arrived: unless the engine took it (and took it out of the
             # inbox), it stays for the next start rather than being dropped here.
@@ -179,7 +203,7 @@ class SlackAdapter:
         for key, chat, chat_type, replies in await self.engine.undelivered(PLATFORM):
             try:
                 await self.deliver(Event(PLATFORM, chat, "", key=key, chat_type=chat_type), replies)
-            except SlackApiError as error:
+            except (SlackApiError, NotInstalled) as error:
                 log.warning("replies of %s could not be sent after the restart: %s", key, error)
                 await self.engine.delivered(key)
         for key, payload in await self.engine.inbox(PLATFORM):
@@ -255,7 +279,10 @@ class SlackAdapter:
                         choice: str | None = None, private: bool = True, admin_check: bool = False,
                         workspace: str | None = None, mentions: tuple[Person, ...] = ()) -> Event:
         """`admin_check` asks Slack afresh whether the person is an admin of the workspace: a
-        channel's rights are never judged from a cached profile."""
+        channel's rights are never judged from a cached profile. Chats and people are named with
+        their workspace in front."""
+        workspace = workspace or current.get()
+        user, channel = scoped(workspace, user), scoped(workspace, channel)
         profile = await self.profile(user, fresh=admin_check)
         return Event(
             PLATFORM, chat_id=channel, user_id=user, text=text, choice=choice, key=key,
@@ -269,8 +296,9 @@ class SlackAdapter:
         """The people a command mentions (`<@U…>`, as Slack sends a mention), named as Slack knows them."""
         people = []
         for user in dict.fromkeys(MENTION.findall(text)):
-            profile = await self.profile(user)
-            people.append(Person(user, profile.get("name") or user))
+            person = scoped(current.get(), user)
+            profile = await self.profile(person)
+            people.append(Person(person, profile.get("name") or user))
         return tuple(people)
 
     async def profile(self, user: str, fresh: bool = False) -> dict[str, Any]:
@@ -293,7 +321,7 @@ class SlackAdapter:
 
     async def direct_channel(self, user: str) -> str:
         channel: str = (await self.client.conversations_open(users=user))["channel"]["id"]
-        return channel
+        return scoped(unscoped(user)[0], channel)
 
     # Replies out
 
@@ -362,8 +390,8 @@ class SlackAdapter:
         """How the scheduler posts a weekly tip (or a word to a champion) on Slack."""
 
         async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
-            channel = await self.direct_channel(chat_id) if to_person else chat_id
             try:
+                channel = await self.direct_channel(chat_id) if to_person else chat_id
                 async with self._limiter(channel):
                     posted = await self.client.chat_postMessage(channel=channel, text=shown(reply.text)[:3000],
                                                                 blocks=blocks_for(reply))
@@ -371,9 +399,18 @@ class SlackAdapter:
                 if error.response.get("error") in GONE:
                     raise ChatGone(error.response.get("error")) from error
                 raise
+            except NotInstalled as error:
+                raise ChatGone("app_uninstalled") from error
             return str(posted["ts"])
 
         return send
+
+    async def adopt_unscoped_ids(self) -> None:
+        """With a single token: chats and people kept before ids carried their workspace are
+        given the token's workspace, so that everyone carries on where they were."""
+        if self.client.single is not None:
+            team = (await self.client.single.auth_test())["team_id"]
+            await self.engine.scope_ids(PLATFORM, f"{team}:")
 
     def _limiter(self, channel: str) -> AsyncLimiter:
         """About one message a second per channel, in short bursts (a second lasts `time_scale`)."""
@@ -387,13 +424,28 @@ class SlackAdapter:
 def web_app(app: AsyncApp, signing_secret: str | None) -> web.Application:
     """Bolt's aiohttp application at /slack/events, behind the guard that checks the signature
     first (with the app's signing secret; None verifies nothing, as the app then does) and then
-    the shape of the body."""
+    the shape of the body. With an install link, its pages are served too (Slack signs no visit
+    to them: Bolt's OAuth flow checks its own state)."""
     served = app.web_app(path="/slack/events")
-    served.middlewares.append(reject_malformed(SignatureVerifier(signing_secret) if signing_secret else None))
+    flow = app.oauth_flow
+    pages = frozenset({flow.install_path, flow.redirect_uri_path}) if flow is not None else frozenset()
+    served.middlewares.append(reject_malformed(SignatureVerifier(signing_secret) if signing_secret else None, pages))
     return served
 
 
-def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
+def oauth_settings(engine: AsyncEngine, **overrides: Any) -> AsyncOAuthSettings:
+    """Bolt's OAuth flow for the install link (`/slack/install`, back at `/slack/oauth_redirect`),
+    from Bolt's variables (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_SCOPES, SLACK_REDIRECT_URI),
+    with installations and install states kept in Stagecoach's database."""
+    settings: dict[str, Any] = {
+        "scopes": os.environ.get("SLACK_SCOPES", ",".join(SCOPES)).split(","), "user_scopes": [],
+        "installation_store": EngineInstallationStore(engine), "state_store": EngineStateStore(engine),
+        "installation_store_bot_only": True,
+    }
+    return AsyncOAuthSettings(**(settings | overrides))
+
+
+def client(token: str | None, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
     """A Web API client that waits out 429s (Retry-After) and retries dropped connections."""
     web = AsyncWebClient(token=token, base_url=api_url if api_url.endswith("/") else api_url + "/")
     web.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
@@ -401,27 +453,43 @@ def client(token: str, api_url: str = DEFAULT_API_URL) -> AsyncWebClient:
     return web
 
 
-def build(engine: AsyncEngine, token: str, signing_secret: str | None, api_url: str = DEFAULT_API_URL,
-          channel_rate: float = 1.0, time_scale: float = 1.0) -> tuple[AsyncApp, SlackAdapter]:
-    web = client(token, api_url)
+def build(engine: AsyncEngine, token: str | None, signing_secret: str | None, api_url: str = DEFAULT_API_URL,
+          channel_rate: float = 1.0, time_scale: float = 1.0,
+          oauth: AsyncOAuthSettings | None = None) -> tuple[AsyncApp, SlackAdapter]:
+    """The app for one workspace (its bot `token`), or with `oauth` for every workspace that
+    installs it: Bolt then finds each request's token among the installations, and deletes a
+    workspace's token when Slack says the app was uninstalled there or its tokens revoked."""
+    web = client(token if oauth is None else None, api_url)
     # Listeners run before the response: a request is acknowledged once it is stored.
-    app = AsyncApp(token=token, signing_secret=signing_secret, client=web,
-                   request_verification_enabled=signing_secret is not None, process_before_response=True)
-    adapter = SlackAdapter(engine, web, channel_rate, time_scale)
+    if oauth is None:
+        app = AsyncApp(token=token, signing_secret=signing_secret, client=web,
+                       request_verification_enabled=signing_secret is not None, process_before_response=True)
+        workspaces = Workspaces(web)
+    else:
+        app = AsyncApp(signing_secret=signing_secret, client=web, oauth_settings=oauth,
+                       installation_store_bot_only=True, request_verification_enabled=signing_secret is not None,
+                       process_before_response=True)
+        app.enable_token_revocation_listeners()
+        workspaces = Workspaces(None, oauth.installation_store, lambda bot_token: client(bot_token, api_url))
+    adapter = SlackAdapter(engine, workspaces, channel_rate, time_scale)
     adapter.register(app)
     return app, adapter
 
 
 async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sender]:
     """Starts the app in the running event loop: Socket Mode with SLACK_APP_TOKEN, else HTTP
-    mode at /slack/events on HOST and PORT. Returns what stops it, and the scheduler's sender."""
-    token = os.environ["SLACK_BOT_TOKEN"]
+    mode at /slack/events on HOST and PORT. With SLACK_CLIENT_ID it serves every workspace that
+    installs it (the install link needs HTTP mode), else the one of SLACK_BOT_TOKEN. Returns
+    what stops it, and the scheduler's sender."""
+    oauth = oauth_settings(engine) if os.environ.get("SLACK_CLIENT_ID") else None
+    token = None if oauth is not None else os.environ["SLACK_BOT_TOKEN"]
     api_url = os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
     app_token = os.environ.get("SLACK_APP_TOKEN")
     if app_token:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url)
+        app, adapter = build(engine, token, os.environ.get("SLACK_SIGNING_SECRET"), api_url, oauth=oauth)
+        await adapter.adopt_unscoped_ids()
         web_client = AsyncWebClient(token=app_token, base_url=app.client.base_url)
         handler = AsyncSocketModeHandler(app, app_token, web_client=web_client)
         await adapter.resume()
@@ -432,7 +500,8 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
             await adapter.drain()
 
         return stop_socket, adapter.sender()
-    app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url)
+    app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url, oauth=oauth)
+    await adapter.adopt_unscoped_ids()
     await adapter.resume()
     runner = web.AppRunner(web_app(app, os.environ["SLACK_SIGNING_SECRET"]))
     await runner.setup()
@@ -444,3 +513,13 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         await adapter.drain()
 
     return stop, adapter.sender()
+
+
+def sender_from_environment(engine: AsyncEngine) -> Sender:
+    """The scheduler's sender alone (`stagecoach scheduler`), for the workspaces `start` serves."""
+    api_url = os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
+    if os.environ.get("SLACK_CLIENT_ID"):
+        workspaces = Workspaces(None, EngineInstallationStore(engine), lambda token: client(token, api_url))
+    else:
+        workspaces = Workspaces(client(os.environ["SLACK_BOT_TOKEN"], api_url))
+    return SlackAdapter(engine, workspaces).sender()

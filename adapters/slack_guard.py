@@ -27,11 +27,14 @@ class Malformed(ValueError):
     """A signed body that is not what Slack sends; its message says why, for the log."""
 
 
-def reject_malformed(verifier: SignatureVerifier | None) -> Middleware:
-    """The guard as aiohttp middleware; `verifier` is None only when the app verifies nothing."""
+def reject_malformed(verifier: SignatureVerifier | None, pages: frozenset[str] = frozenset()) -> Middleware:
+    """The guard as aiohttp middleware; `verifier` is None only when the app verifies nothing.
+    `pages` are paths a browser visits (the install link's), which Slack does not sign."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "GET" and request.path in pages:
+            return await handler(request)
         body = await request.read()
         if len(body) > MAX_BODY:
             return web.Response(status=413, text="too large")

@@ -61,7 +61,7 @@ def chat(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Starts every platform whose tokens are set; with none, chats in the terminal."""
     telegram_token = os.environ.get("TELEGRAM_BOT_TOKEN")
-    slack_token = os.environ.get("SLACK_BOT_TOKEN")
+    slack_token = os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_CLIENT_ID")
     if not telegram_token and not slack_token:
         return chat(args)
     from .engine import AsyncEngine
@@ -152,9 +152,8 @@ async def _schedule_only(engine: AsyncEngine) -> None:
         bot = telegram.build(token, engine, os.environ.get("TELEGRAM_API_URL", telegram.DEFAULT_API_URL))
         await bot.initialize()
         senders[telegram.PLATFORM] = telegram.sender(bot)
-    if token := os.environ.get("SLACK_BOT_TOKEN"):
-        client = slack.client(token, os.environ.get("SLACK_API_URL", slack.DEFAULT_API_URL))
-        senders[slack.PLATFORM] = slack.SlackAdapter(engine, client).sender()
+    if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_CLIENT_ID"):
+        senders[slack.PLATFORM] = slack.sender_from_environment(engine)
     await Scheduler.from_environment(engine, senders).run(stopping)
     if bot is not None:
         await bot.shutdown()

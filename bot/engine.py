@@ -169,6 +169,33 @@ class Engine:
         with self.store.transaction():
             return self.store.secret(name)
 
+    # A platform's installations (a token per workspace) and the states of its install links
+
+    def save_installation(self, platform: str, enterprise_id: str, team_id: str, bot: str) -> None:
+        with self.store.transaction():
+            self.store.save_installation(platform, enterprise_id, team_id, bot, self.clock())
+
+    def installation(self, platform: str, enterprise_id: str, team_id: str) -> str | None:
+        return self.store.installation(platform, enterprise_id, team_id)
+
+    def delete_installation(self, platform: str, enterprise_id: str, team_id: str) -> None:
+        with self.store.transaction():
+            self.store.delete_installation(platform, enterprise_id, team_id)
+
+    def issue_oauth_state(self, state: str, seconds: int) -> None:
+        now = datetime.fromisoformat(self.clock())
+        with self.store.transaction():
+            self.store.issue_oauth_state(state, (now + timedelta(seconds=seconds)).isoformat(timespec="seconds"),
+                                         now.isoformat(timespec="seconds"))
+
+    def consume_oauth_state(self, state: str) -> bool:
+        with self.store.transaction():
+            return self.store.consume_oauth_state(state, self.clock())
+
+    def scope_ids(self, platform: str, prefix: str) -> None:
+        with self.store.transaction():
+            self.store.scope_ids(platform, prefix)
+
     # Weekly tips: the scheduler's side of the outbox, each step in its own transaction
 
     def claim_due(self, now: datetime, claim_timeout: timedelta = scheduler.CLAIM_TIMEOUT,
@@ -299,6 +326,24 @@ class AsyncEngine:
 
     async def secret(self, name: str) -> str:
         return await self._run(self._engine.secret, name)
+
+    async def save_installation(self, platform: str, enterprise_id: str, team_id: str, bot: str) -> None:
+        await self._run(self._engine.save_installation, platform, enterprise_id, team_id, bot)
+
+    async def installation(self, platform: str, enterprise_id: str, team_id: str) -> str | None:
+        return await self._run(self._engine.installation, platform, enterprise_id, team_id)
+
+    async def delete_installation(self, platform: str, enterprise_id: str, team_id: str) -> None:
+        await self._run(self._engine.delete_installation, platform, enterprise_id, team_id)
+
+    async def issue_oauth_state(self, state: str, seconds: int) -> None:
+        await self._run(self._engine.issue_oauth_state, state, seconds)
+
+    async def consume_oauth_state(self, state: str) -> bool:
+        return await self._run(self._engine.consume_oauth_state, state)
+
+    async def scope_ids(self, platform: str, prefix: str) -> None:
+        await self._run(self._engine.scope_ids, platform, prefix)
 
     async def _run(self, function: Callable[[*Arguments], T], *args: *Arguments) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)

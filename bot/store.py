@@ -64,6 +64,9 @@ IMPERSONAL: dict[str, tuple[str, ...]] = {
     "invites": ("token", "team_id", "created_at", "expires_at"),
     "wrong_codes": ("platform", "at"),
     "settings": ("key", "value"),
+    # A Slack workspace's bot (its token, the bot's own ids, the workspace's name); never the installer.
+    "installations": ("platform", "enterprise_id", "team_id", "bot", "installed_at"),
+    "oauth_states": ("state", "expires_at"),
 }
 
 
@@ -339,6 +342,14 @@ class Store:
             )
             db.table("events").create_index(["platform", "user_id"], if_not_exists=True)
             db.table("settings").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db.table("installations").create(
+                {"platform": str, "enterprise_id": str, "team_id": str, "bot": str, "installed_at": str},
+                pk=("platform", "enterprise_id", "team_id"),
+                not_null={"platform", "enterprise_id", "team_id", "bot", "installed_at"},
+                if_not_exists=True,
+            )
+            db.table("oauth_states").create(
+                {"state": str, "expires_at": str}, pk="state", not_null={"expires_at"}, if_not_exists=True)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _migrate(self) -> None:
@@ -948,6 +959,57 @@ class Store:
     def team_code_exists(self, code: str) -> bool:
         """Whether any team, on any platform, has this join code (an export's --team)."""
         return self.conn.execute("SELECT 1 FROM teams WHERE code = ? LIMIT 1", [code]).fetchone() is not None
+
+    # Installations: a platform's tokens per workspace ("" for an enterprise or team it has none of)
+
+    def save_installation(self, platform: str, enterprise_id: str, team_id: str, bot: str, at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO installations (platform, enterprise_id, team_id, bot, installed_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, enterprise_id, team_id) DO UPDATE SET bot = excluded.bot,"
+            " installed_at = excluded.installed_at",
+            [platform, enterprise_id, team_id, bot, at],
+        )
+
+    def installation(self, platform: str, enterprise_id: str, team_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT bot FROM installations WHERE platform = ? AND enterprise_id = ? AND team_id = ?",
+            [platform, enterprise_id, team_id],
+        ).fetchone()
+        return row[0] if row else None
+
+    def delete_installation(self, platform: str, enterprise_id: str, team_id: str) -> None:
+        self.conn.execute(
+            "DELETE FROM installations WHERE platform = ? AND enterprise_id = ? AND team_id = ?",
+            [platform, enterprise_id, team_id],
+        )
+
+    def issue_oauth_state(self, state: str, expires_at: str, now: str) -> None:
+        """Keeps a state an install link carries until it expires; expired ones go."""
+        self.conn.execute("DELETE FROM oauth_states WHERE expires_at <= ?", [now])
+        self.conn.execute("INSERT INTO oauth_states (state, expires_at) VALUES (?, ?)", [state, expires_at])
+
+    def consume_oauth_state(self, state: str, now: str) -> bool:
+        """Whether a state was issued and has not expired; it is good once."""
+        cursor = self.conn.execute("DELETE FROM oauth_states WHERE state = ? AND expires_at > ?", [state, now])
+        return cursor.rowcount == 1
+
+    def scope_ids(self, platform: str, prefix: str) -> None:
+        """Puts `prefix` in front of every id of a platform's people and chats that has none yet:
+        ids kept before they were namespaced by workspace ("C123" becomes "T1:C123")."""
+        columns = {
+            "users": ("user_id",), "conversations": ("chat_id", "user_id"), "assessments": ("chat_id", "user_id"),
+            "team_members": ("user_id",), "teams": ("chat_id", "starter_id"),
+            "subscriptions": ("chat_id", "champion_id"), "champions": ("user_id", "added_by"),
+            "events": ("user_id", "chat_id"), "inbox": ("user_id",), "tip_feedback": ("chat_id", "user_id"),
+            "roadmap": ("chat_id", "user_id"), "wrong_codes": ("user_id",), "posted_messages": ("chat_id",),
+        }
+        for table, names in columns.items():
+            for name in names:
+                self.conn.execute(
+                    f"UPDATE OR IGNORE {table} SET {name} = ? || {name} WHERE platform = ? AND {name} != ''"
+                    f" AND instr({name}, ':') = 0",
+                    [prefix, platform],
+                )
 
 
 def _like(text: str) -> str:

@@ -419,7 +419,9 @@ def examine(tally: Tally, db: Path, confirmed: set[str], choices: dict[str, list
         tally.lost = sorted(confirmed - applied)
         tally.inbox_left = check.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]
         for user, picked in choices.items():
-            started = check.execute("SELECT id, finished_at FROM assessments WHERE user_id = ?", [user]).fetchall()
+            # Slack keeps a person's id with the workspace in front.
+            started = check.execute("SELECT id, finished_at FROM assessments WHERE user_id IN (?, ?)",
+                                    [user, f"{TEAM}:{user}"]).fetchall()
             if len(started) > 1:
                 tally.doubled.append(user)
             finished = [row for row, at in started if at is not None]

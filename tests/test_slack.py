@@ -222,7 +222,10 @@ async def test_one_socket_mode_round_trip(fake, tmp_path):
 def test_the_manifest_asks_for_what_the_app_uses():
     manifest = yaml.safe_load((Path(__file__).parents[1] / "slack-app-manifest.yml").read_text())
     assert manifest["features"]["slash_commands"][0]["command"] == slack.COMMAND
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_home_opened", "message.im"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened", "message.im", "app_uninstalled", "tokens_revoked"}
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://YOUR-HOST/slack/oauth_redirect"]
+    assert tuple(manifest["oauth_config"]["scopes"]["bot"]) == slack.SCOPES
     assert manifest["settings"]["interactivity"]["is_enabled"]
     assert {"chat:write", "chat:write.public", "commands", "files:write", "im:history", "im:write",
             "users:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])

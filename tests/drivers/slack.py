@@ -2,11 +2,13 @@
 127.0.0.1, send signed requests as Slack would, wait for what the app posts back."""
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from aiohttp import web
@@ -30,12 +32,16 @@ ids = itertools.count(1)
 
 
 class App:
-    """The real AsyncApp served over HTTP on 127.0.0.1, and a client that signs requests."""
+    """The real AsyncApp served over HTTP on 127.0.0.1, and a client that signs requests. With
+    `installable`, the app has no token of its own: workspaces install it by its install link."""
 
-    def __init__(self, fake: FakeSlack, db: Path) -> None:
+    def __init__(self, fake: FakeSlack, db: Path, installable: bool = False) -> None:
         self.fake = fake
         self.engine = AsyncEngine(lambda: Engine(Store(db)))
-        self.app, self.adapter = slack.build(self.engine, fake.token, SECRET, fake.api_url, time_scale=TIME_SCALE)
+        oauth = slack.oauth_settings(self.engine, client_id=fake.client_id,
+                                     client_secret=fake.client_secret) if installable else None
+        self.app, self.adapter = slack.build(self.engine, None if installable else fake.token, SECRET, fake.api_url,
+                                             time_scale=TIME_SCALE, oauth=oauth)
         self.url = ""
 
     async def start(self) -> None:
@@ -44,7 +50,24 @@ class App:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/slack/events"
+        self.site = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.url = f"{self.site}/slack/events"
+
+    async def install(self, team: str) -> tuple[str, httpx.Response]:
+        """Someone of a workspace opens the install link, goes to Slack's authorize page, allows
+        the app, and comes back with a code: returns that authorize URL and the last page."""
+        async with httpx.AsyncClient(timeout=DEADLINE) as browser:
+            page = await browser.get(f"{self.site}/slack/install")
+            assert page.status_code == 200, page.text
+            found = re.search(r'href="(https://slack\.com/oauth/v2/authorize\?[^"]+)"', page.text)
+            assert found is not None, page.text
+            authorize = html.unescape(found.group(1))
+            state = parse_qs(urlsplit(authorize).query)["state"][0]
+            # The state cookie is Secure: a browser sends it back to the https address of a real set-up.
+            cookie = page.headers["set-cookie"].split(";")[0]
+            back = await browser.get(f"{self.site}/slack/oauth_redirect", headers={"Cookie": cookie},
+                                     params={"code": self.fake.grant(team), "state": state})
+            return authorize, back
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -63,7 +86,7 @@ class App:
     async def event(self, event: dict, event_id: str | None = None, team: str = TEAM, **kwargs) -> httpx.Response:
         body = json.dumps({"token": "t", "team_id": team, "api_app_id": APP, "type": "event_callback",
                            "event_id": event_id or f"Ev061F{next(ids):06d}", "event_time": 1767000000,
-                           "event": event, "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]})
+                           "event": event, "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}]})
         return await self.post(body, "application/json", **kwargs)
 
     async def dm(self, user: str, text: str, **kwargs) -> httpx.Response:
@@ -76,9 +99,9 @@ class App:
                           "response_url": "http://127.0.0.1:9/unused"})
         return await self.post(body, FORM)
 
-    async def click(self, user: str, posted: Posted, label: str) -> httpx.Response:
+    async def click(self, user: str, posted: Posted, label: str, team: str = TEAM) -> httpx.Response:
         button = next(b for b in posted.buttons() if b["text"]["text"] == label)
-        payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": user},
+        payload = {"type": "block_actions", "team": {"id": team}, "user": {"id": user},
                    "api_app_id": APP, "trigger_id": f"13345224609.{next(ids)}.a1b2c3",
                    "container": {"type": "message", "message_ts": posted.ts, "channel_id": posted.channel},
                    "channel": {"id": posted.channel}, "message": {"ts": posted.ts, "text": posted.text,

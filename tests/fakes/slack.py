@@ -1,8 +1,13 @@
 """A fake Slack Web API on 127.0.0.1, with the real response shapes, injectable 429s, a file
-upload endpoint, and a Socket Mode WebSocket that pushes envelopes and collects acks."""
+upload endpoint, and a Socket Mode WebSocket that pushes envelopes and collects acks.
+
+Each bot token belongs to one workspace (`teams`): what is posted records the workspace whose
+token posted it. `grant` makes a code that `oauth.v2.access` exchanges for a new workspace's
+bot token, as when someone installs the app there."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from collections import defaultdict
@@ -32,6 +37,7 @@ class Posted:
     text: str
     blocks: list[dict] = field(default_factory=list)
     user: str | None = None
+    team: str | None = None  # the workspace whose token posted it
 
     def buttons(self) -> list[dict]:
         return [e for b in self.blocks if b.get("type") == "actions" for e in b["elements"]]
@@ -49,9 +55,14 @@ class FakeSlack:
     fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     acks: list[dict] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # display names, by user id
+    teams: dict[str, str] = field(default_factory=dict)  # the workspace of each bot token
+    client_id: str = "4120.7730"
+    client_secret: str = "c1a7e5ecre7"
+    grants: dict[str, str] = field(default_factory=dict)  # the workspace of each OAuth code
     url: str = ""
 
     def __post_init__(self) -> None:
+        self.teams.setdefault(self.token, TEAM)
         self._ts = itertools.count(1)
         self._files = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -107,12 +118,12 @@ class FakeSlack:
         return await self.arrivals.until(condition, what, seconds, topic=channel)
 
     async def message(self, channel: str, containing: str, after: int = 0, method: str | None = None,
-                      seconds: float = DEADLINE) -> Posted:
-        """The first message (posted, updated or ephemeral) to a channel, from its `after`-th on,
-        whose text contains `containing`; waits for it."""
+                      seconds: float = DEADLINE, team: str | None = None) -> Posted:
+        """The first message (posted, updated or ephemeral) to a channel (of one workspace, if
+        `team` is given), from its `after`-th on, whose text contains `containing`; waits for it."""
 
         def found() -> Posted | None:
-            return next((p for p in self.to(channel)[after:]
+            return next((p for p in self.to(channel, team)[after:]
                          if containing in p.text and method in (None, p.method)), None)
 
         return await self.until(found, lambda: f"{containing!r} in {channel}; it got "
@@ -123,8 +134,14 @@ class FakeSlack:
         await self.until(lambda: len(self.to(channel)) >= count, f"message {count} to {channel}", seconds, channel)
         return self.to(channel)[count - 1]
 
-    def to(self, channel: str) -> list[Posted]:
-        return [p for p in self.posted if p.channel == channel]
+    def to(self, channel: str, team: str | None = None) -> list[Posted]:
+        return [p for p in self.posted if p.channel == channel and team in (None, p.team)]
+
+    def grant(self, team: str) -> str:
+        """A code for installing the app to a workspace, as Slack gives the redirect."""
+        code = f"code-{team}-{next(self._ts)}"
+        self.grants[code] = team
+        return code
 
     def last(self, channel: str) -> Posted:
         return self.to(channel)[-1]
@@ -158,8 +175,13 @@ class FakeSlack:
             await held.wait()
             if held in self._dropped:
                 return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
-        if request.headers.get("Authorization", "") not in (f"Bearer {self.token}", f"Bearer {self.app_token}"):
+        authorization = request.headers.get("Authorization", "")
+        team = self.teams.get(authorization.removeprefix("Bearer "))
+        if method == "oauth.v2.access":
+            team = self._client_authorized(authorization)
+        if team is None and authorization != f"Bearer {self.app_token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        params = {**params, "_team": team}
         if self.fail_next[method]:
             retry_after = self.fail_next[method].pop(0)
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
@@ -172,15 +194,31 @@ class FakeSlack:
     def _new_ts(self) -> str:
         return f"1767000000.{next(self._ts):06d}"
 
+    def _client_authorized(self, authorization: str) -> str | None:
+        """The app's own credentials, as oauth.v2.access takes them (HTTP basic auth)."""
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        return "app" if authorization == f"Basic {expected}" else None
+
     async def _auth_test(self, params: dict) -> dict:
         return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "stagecoach",
-                "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+                "team_id": params["_team"], "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    async def _oauth_v2_access(self, params: dict) -> dict:
+        team = self.grants.pop(params.get("code", ""), None)
+        if team is None:
+            return {"ok": False, "error": "invalid_code"}
+        token = f"xoxb-{team}-{next(self._ts)}"
+        self.teams[token] = team
+        return {"ok": True, "app_id": APP, "authed_user": {"id": "U0INSTALL1"}, "scope": "chat:write,commands",
+                "token_type": "bot", "access_token": token, "bot_user_id": BOT_USER,
+                "team": {"id": team, "name": f"Workspace {team}"}, "enterprise": None,
+                "is_enterprise_install": False}
 
     async def _chat_postMessage(self, params: dict) -> dict:
         if not params.get("channel") or not (params.get("text") or params.get("blocks")):
             return {"ok": False, "error": "no_text"}
         posted = Posted("chat.postMessage", params["channel"], self._new_ts(), params.get("text", ""),
-                        _json(params.get("blocks")) or [])
+                        _json(params.get("blocks")) or [], team=params["_team"])
         self.posted.append(posted)
         self.arrivals.notify(posted.channel)
         return {"ok": True, "channel": posted.channel, "ts": posted.ts,
@@ -192,14 +230,14 @@ class FakeSlack:
         if not found:
             return {"ok": False, "error": "message_not_found"}
         posted = Posted("chat.update", params["channel"], params["ts"], params.get("text", ""),
-                        _json(params.get("blocks")) or [])
+                        _json(params.get("blocks")) or [], team=params["_team"])
         self.posted.append(posted)
         self.arrivals.notify(posted.channel)
         return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
 
     async def _chat_postEphemeral(self, params: dict) -> dict:
         posted = Posted("chat.postEphemeral", params["channel"], self._new_ts(), params.get("text", ""),
-                        _json(params.get("blocks")) or [], params.get("user"))
+                        _json(params.get("blocks")) or [], params.get("user"), params["_team"])
         self.posted.append(posted)
         self.arrivals.notify(posted.channel)
         return {"ok": True, "message_ts": posted.ts}
@@ -215,7 +253,8 @@ class FakeSlack:
     async def _users_info(self, params: dict) -> dict:
         user = params["user"]
         name = self.names.get(user, "Sam")
-        return {"ok": True, "user": {"id": user, "team_id": TEAM, "name": name.lower(), "real_name": f"{name} Jansen",
+        return {"ok": True, "user": {"id": user, "team_id": params["_team"], "name": name.lower(),
+                                     "real_name": f"{name} Jansen",
                                      "is_admin": user in self.admins, "is_owner": False,
                                      "locale": "en-US", "profile": {"display_name": name}}}
 
