@@ -17,7 +17,7 @@ from adapters import slack
 from bot.engine import Engine
 from bot.store import Store
 from bot.testing import ChatClient
-from tests.drivers.slack import ANN, BO, CHANNEL, NAMES, ROOT, WEEKLY, App, click, dm
+from tests.drivers.slack import ANN, BO, CHANNEL, HELP, NAMES, ROOT, WEEKLY, App, click, dm
 from tests.fakes.slack import BOT_USER, TEAM, FakeSlack, im
 from tests.waiting import until
 
@@ -61,7 +61,7 @@ async def test_the_install_link_installs_the_app_to_a_workspace(app, fake, tmp_p
     [(team, bot)] = rows(tmp_path, "SELECT team_id, bot FROM installations")
     assert team == TEAM and json.loads(bot)["bot_token"] in fake.teams
     assert "U0INSTALL1" not in bot  # who installed it is not kept
-    await dm(app, ANN, "help", "/restart")
+    await dm(app, ANN, "help", HELP)
     assert {p.team for p in fake.posted} == {TEAM}  # with the token the install gave
 
 
@@ -110,7 +110,7 @@ async def test_two_workspaces_with_the_same_ids_never_see_each_other(app, fake, 
 async def test_an_uninstalled_workspace_is_refused_and_the_others_carry_on(app, fake, tmp_path):
     for team in (TEAM, OTHER):
         assert (await app.install(team))[1].status_code == 200
-    await dm(app, ANN, "help", "/restart")
+    await dm(app, ANN, "help", HELP)
     assert (await app.event({"type": "app_uninstalled"}, team=TEAM)).status_code == 200
     assert rows(tmp_path, "SELECT team_id FROM installations") == [(OTHER,)]
     posted = len(fake.posted)
