@@ -215,6 +215,10 @@ class Engine:
         with self.store.transaction():
             self.store.set_user_lang(platform, user_id, lang, self.clock())
 
+    def message_for(self, platform: str, user_id: str, key: str, lang_hint: str | None = None) -> str:
+        """A message from the content in a person's language, for what an adapter says on its own."""
+        return self.catalogs[self._language(Event(platform, "", user_id, lang=lang_hint))].message(key)
+
     def _language(self, event: Event) -> str:
         chosen = self.store.user_lang(event.platform, event.user_id)
         if chosen in self.catalogs:
@@ -276,6 +280,9 @@ class AsyncEngine:
 
     async def set_language(self, platform: str, user_id: str, lang: str) -> None:
         await self._run(self._engine.set_language, platform, user_id, lang)
+
+    async def message_for(self, platform: str, user_id: str, key: str, lang_hint: str | None = None) -> str:
+        return await self._run(self._engine.message_for, platform, user_id, key, lang_hint)
 
     async def delivered(self, key: str) -> None:
         await self._run(self._engine.delivered, key)
