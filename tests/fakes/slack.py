@@ -38,9 +38,8 @@ class Posted:
     @property
     def only_for(self) -> str | None:
         """Whom alone the message shows to: an ephemeral one's person; None when all see it."""
-        if self.method == "chat.postEphemeral" or (self.method == "response_url" and self.response_type != "in_channel"):
-            return self.user
-        return None
+        ephemeral = self.method == "response_url" and self.response_type != "in_channel"
+        return self.user if ephemeral or self.method == "chat.postEphemeral" else None
 
     def buttons(self) -> list[dict]:
         return [e for b in self.blocks if b.get("type") == "actions" for e in b["elements"]]
