@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import ClassVar
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not bench/ (which has a slack.py)
 
@@ -29,7 +30,7 @@ from tests.fakes.slack import FakeSlack, im  # noqa: E402
 class TimedApp(App):
     """The driver's app, posting over one kept-alive connection pool and timing every request."""
 
-    acks: defaultdict[str, list[float]] = defaultdict(list)
+    acks: ClassVar[defaultdict[str, list[float]]] = defaultdict(list)
 
     async def post(self, body: str, content_type: str, secret: str = SECRET, age: int = 0,
                    headers: dict | None = None) -> httpx.Response:
@@ -78,7 +79,8 @@ async def run(users: int) -> None:
         await app.stop()
     await fake.stop()
     total = sum(len(v) for v in TimedApp.acks.values())
-    print(f"people                 {users}, each: /stagecoach help, a DM, {questions} button clicks, /stagecoach result")
+    print(f"people                 {users}, each: /stagecoach help, a DM, {questions} button clicks,"
+          " /stagecoach result")
     print(f"requests               {total} in {seconds:.1f} s ({total / seconds:.0f} a second)")
     print(f"{'ack latency':22} {'count':>6} {'p50':>9} {'p99':>9} {'max':>9}")
     for kind in ("DM", "button click", "slash command"):
