@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.charts import Chart, render
 from bot.commands import Style, spell
@@ -62,6 +64,10 @@ GONE = {"channel_not_found", "not_in_channel", "is_archived", "account_inactive"
 # The bot scopes of slack-app-manifest.yml: what an install link asks for unless SLACK_SCOPES says otherwise.
 SCOPES = ("chat:write", "chat:write.public", "commands", "files:write", "im:history", "im:write", "users:read")
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+USER_ID = re.compile(r"[UW][A-Z0-9]+")
+UNREACHABLE = {"channel_not_found", "not_in_channel"}  # a DM between two people, a channel not joined
+UNNAMED = {"directmessage", "privategroup"}  # what a command says of a place instead of its name
+HOME_KINDS = {"result", "language", "tip_done", "roadmap"}  # replies after which App Home shows more
 
 
 def escape(text: str) -> str:
@@ -79,10 +85,23 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def mrkdwn(reply: Reply) -> str:
+    """A reply's text for Slack: shown as Slack shows text (escaped, commands spelled), with each
+    person it names as a Slack mention."""
+    parts, at = [], 0
+    for mention in sorted(reply.mentions, key=lambda m: m.start):
+        _, user = unscoped(mention.user_id)
+        if mention.start < at or not USER_ID.fullmatch(user):
+            continue
+        parts += [shown(reply.text[at:mention.start]), f"<@{user}>"]
+        at = mention.end
+    return "".join([*parts, shown(reply.text[at:])])
+
+
 def blocks_for(reply: Reply) -> list[dict[str, Any]]:
     """A reply as Block Kit: its text in sections, options too long for a button listed in the
     text with their key on the button, and buttons in actions blocks."""
-    text = shown(reply.text)
+    text = mrkdwn(reply)
     listed = numbered(reply.options)
     if listed:
         text += "\n\n" + "\n".join(f"*{escape(o.key)}*  {shown(o.label)}" for o in listed)
@@ -237,10 +256,14 @@ class SlackAdapter:
         text = command.get("text", "")
         words = unescape(MENTION.sub(r"@\1", text)).strip() or "help"
         private = channel.startswith("D")
-        await self.handle(await self.event_for(
+        event = await self.event_for(
             user, channel, text=f"/{words}", key=key,
             private=private, admin_check=not private, workspace=command.get("team_id"),
-            mentions=await self.mentions(text)))
+            mentions=await self.mentions(text))
+        place = command.get("channel_name")
+        if not private and place and place not in UNNAMED and not place.startswith("mpdm-"):
+            event = replace(event, chat_title=f"#{place}")
+        await self.deliver(event, await self.engine.handle(event), command.get("response_url"))
 
     async def on_action(self, body: dict, key: str) -> None:
         action = body["actions"][0]
@@ -263,7 +286,7 @@ class SlackAdapter:
         for notice in notices:
             await self.client.chat_postEphemeral(channel=container.get("channel_id") or channel, user=user,
                                                  text=shown(notice.text))
-        await self.deliver(event, [r for r in replies if r.kind != "notice"])
+        await self.deliver(event, [r for r in replies if r.kind != "notice"], body.get("response_url"))
 
     async def on_home_opened(self, body: dict, key: str) -> None:
         event = body.get("event") or {}
@@ -325,20 +348,30 @@ class SlackAdapter:
 
     # Replies out
 
-    async def deliver(self, event: Event, replies: list[Reply]) -> None:
+    async def deliver(self, event: Event, replies: list[Reply], response_url: str | None = None) -> None:
+        """Sends an event's replies; `response_url` is the request's own way back to its person
+        (a slash command's, a button's), for what only they should see."""
         for reply in replies:
-            await self.send(event, reply)
-        if any(r.kind == "result" for r in replies) and event.private and event.user_id:
-            await self.refresh_home(event.user_id, event.chat_id, event.workspace)
+            await self.send(event, reply, response_url)
+        if event.user_id and any(r.kind in HOME_KINDS for r in replies):
+            channel = event.chat_id if event.private else await self.direct_channel(event.user_id)
+            await self.refresh_home(event.user_id, channel, event.workspace)
         if event.key is not None:
             await self.engine.delivered(event.key)
 
-    async def send(self, event: Event, reply: Reply) -> None:
+    async def send(self, event: Event, reply: Reply, response_url: str | None = None) -> None:
+        """A personal reply in a channel is shown to its person alone; where the bot cannot post
+        (a DM between two people, a channel it has not joined), the person still gets the reply
+        through the request's response_url, with how to bring Stagecoach in."""
         channel = reply.to or event.chat_id
-        if reply.kind == "notice":
-            await self.client.chat_postEphemeral(channel=channel, user=event.user_id, text=shown(reply.text))
+        if reply.kind == "notice" or (reply.personal and reply.to is None):
+            if response_url:
+                await self.respond(response_url, reply)
+            else:
+                await self.client.chat_postEphemeral(channel=channel, user=event.user_id, text=mrkdwn(reply)[:3000],
+                                                     blocks=blocks_for(reply))
             return
-        blocks, text = blocks_for(reply), shown(reply.text)[:3000]
+        blocks, text = blocks_for(reply), mrkdwn(reply)[:3000]
         if reply.ref is not None:
             ts = await self.engine.posted_message(PLATFORM, reply.ref, channel)
             if ts is not None:
@@ -347,12 +380,30 @@ class SlackAdapter:
                     return
                 except SlackApiError as error:
                     log.info("posting %s anew: %s", reply.ref, error)
-        async with self._limiter(channel):
-            posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        try:
+            async with self._limiter(channel):
+                posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except SlackApiError as error:
+            if response_url is None or reply.to is not None or error.response.get("error") not in UNREACHABLE:
+                raise
+            locale = (await self.profile(event.user_id)).get("locale")
+            await self.respond(response_url, reply,
+                               await self.engine.message_for(PLATFORM, event.user_id, "cannot_post_slack", locale))
+            return
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, channel, posted["ts"])
         if reply.chart is not None:
             await self._upload_chart(channel, reply.chart)
+
+    async def respond(self, response_url: str, reply: Reply, note: str | None = None) -> None:
+        """A reply only its person sees, through the response_url Slack gave with their request."""
+        blocks = blocks_for(reply)
+        if note:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(note)}]})
+        answer = await AsyncWebhookClient(response_url).send(text=mrkdwn(reply)[:3000], blocks=blocks,
+                                                             response_type="ephemeral")
+        if answer.status_code != 200:
+            log.warning("response_url answered %s: %s", answer.status_code, answer.body[:200])
 
     async def _upload_chart(self, channel: str, chart: Chart) -> None:
         """A chart is an extra: one that cannot be drawn or uploaded is left out, and the replies

@@ -11,6 +11,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, TypeVarTuple
 
@@ -33,10 +34,22 @@ MAX_ECHO = 40
 FAILURE = "failure"  # the kind of a reply that says nothing was recorded: the question stays to press again
 REDELIVERY_WINDOW = timedelta(hours=1)
 TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team", "champion"})
+# What a group or channel sees of the replies to one member's command: a team's invitation, its
+# progress and result, a weekly tip, and the state of (or a change to) the channel's weekly tips
+# and champions. Every other reply there is for that person only.
+PUBLIC_KINDS = frozenset({"team_progress", "team_result", "weekly_tip", "weekly_status", "announcement"})
 
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def for_audience(event: Event, replies: list[Reply]) -> list[Reply]:
+    """Marks the replies to a group's event that are meant for its person only (see PUBLIC_KINDS);
+    a reply addressed to another chat is left as it is."""
+    if event.private:
+        return replies
+    return [r if r.to is not None or r.kind in PUBLIC_KINDS else replace(r, personal=True) for r in replies]
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -111,7 +124,7 @@ class Engine:
         the inbox, lest a restart apply it after their new try."""
         if event.key is not None:
             self.settle(event.key)
-        return [Reply(self.catalogs[lang].message(message), kind=FAILURE)]
+        return [Reply(self.catalogs[lang].message(message), kind=FAILURE, personal=not event.private)]
 
     # The inbox: what a platform sent, stored before the platform is told it arrived
 
@@ -229,6 +242,10 @@ class Engine:
         with self.store.transaction():
             self.store.set_user_lang(platform, user_id, lang, self.clock())
 
+    def message_for(self, platform: str, user_id: str, key: str, lang_hint: str | None = None) -> str:
+        """A message from the content in a person's language, for what an adapter says on its own."""
+        return self.catalogs[self._language(Event(platform, "", user_id, lang=lang_hint))].message(key)
+
     def _language(self, event: Event) -> str:
         chosen = self.store.user_lang(event.platform, event.user_id)
         if chosen in self.catalogs:
@@ -249,8 +266,10 @@ class Engine:
         self.machine.events[trigger].trigger(conversation, **kwargs)
         if event.key is not None:
             row.last_key = event.key
-        if not conversation.forgotten:
+        # A home screen looked at by someone the bot never talked with there starts no conversation.
+        if not conversation.forgotten and not (row.new and trigger == "home"):
             self.store.save_conversation(row, turn.now)
+        conversation.replies = for_audience(event, conversation.replies)
         return conversation
 
     @staticmethod
@@ -288,6 +307,9 @@ class AsyncEngine:
 
     async def set_language(self, platform: str, user_id: str, lang: str) -> None:
         await self._run(self._engine.set_language, platform, user_id, lang)
+
+    async def message_for(self, platform: str, user_id: str, key: str, lang_hint: str | None = None) -> str:
+        return await self._run(self._engine.message_for, platform, user_id, key, lang_hint)
 
     async def delivered(self, key: str) -> None:
         await self._run(self._engine.delivered, key)

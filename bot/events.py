@@ -85,13 +85,26 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A person named in a reply's text, at `text[start:end]` (their name as written there),
+    so that an adapter can show them as its platform shows a person (a Slack `<@U…>`)."""
+
+    start: int
+    end: int
+    user_id: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message from the bot; adapters turn it into their platform's message and buttons.
 
     `kind` tells an adapter what the message is ("question", "result", "tip", "team_progress",
     …), so it can present it well (a keyboard, an edited message) without knowing any rule of
     the engine. `to` addresses another chat of the same platform (a team's group); `ref` names a
-    message to update in place when it was posted before (a team's progress).
+    message to update in place when it was posted before (a team's progress). `personal` marks
+    a reply to a group or channel event that is meant for its person only (a refusal, help, the
+    way to a private chat): an adapter shows it to them alone where its platform can. `mentions`
+    are the people the text names.
     """
 
     text: str
@@ -100,6 +113,8 @@ class Reply:
     kind: str = "text"
     to: str | None = None
     ref: str | None = None
+    personal: bool = False
+    mentions: tuple[Mention, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the event log; built by hand, as it runs for every message."""
@@ -112,6 +127,8 @@ class Reply:
             "kind": self.kind,
             "to": self.to,
             "ref": self.ref,
+            "personal": self.personal,
+            "mentions": [[m.start, m.end, m.user_id] for m in self.mentions],
         }
 
     @classmethod
@@ -123,4 +140,6 @@ class Reply:
             kind=data.get("kind", "text"),
             to=data.get("to"),
             ref=data.get("ref"),
+            personal=data.get("personal", False),
+            mentions=tuple(Mention(*m) for m in data.get("mentions", ())),
         )

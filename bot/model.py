@@ -14,7 +14,7 @@ from transitions import EventData
 
 from .catalog import STAGE_COUNT, Catalog, Question
 from .coaching import Profile
-from .events import Event, Reply
+from .events import Event, Mention, Person, Reply
 from .scoring import DONT_KNOW
 from .store import ConversationRow, Store
 
@@ -75,8 +75,18 @@ class ConversationBase:
     def who(self) -> tuple[str, str, str]:
         return self.row.platform, self.row.chat_id, self.row.user_id
 
-    def say(self, key: str, **values: object) -> None:
-        self.replies.append(Reply(self.catalog.message(key, **values)))
+    def say(self, key: str, kind: str = "text", **values: object) -> None:
+        self.replies.append(Reply(self.catalog.message(key, **values), kind=kind))
+
+    def say_naming(self, key: str, person: Person, kind: str = "text", **values: object) -> None:
+        """A message whose `{name}` is a person: the reply says where, so that an adapter can show
+        them as its platform shows a person."""
+        marker = "\x00"
+        text = self.catalog.message(key, name=marker, **values)
+        name = person.name[:40]
+        start = text.index(marker)
+        self.replies.append(Reply(text.replace(marker, name, 1), kind=kind,
+                                  mentions=(Mention(start, start + len(name), person.user_id),)))
 
     def notice(self, key: str, **values: object) -> None:
         """A short word about a pressed button (an old one, a double tap): no new question."""

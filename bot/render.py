@@ -203,7 +203,7 @@ def why_it_fits(catalog: Catalog, tip: Tip, profile: Profile | None) -> str:
 
 
 def tip_feedback(catalog: Catalog, key: str) -> Reply:
-    return Reply(catalog.message(key), _coaching_options(catalog))
+    return Reply(catalog.message(key), _coaching_options(catalog), kind=key)
 
 
 def coaching_hint(catalog: Catalog, tip: Tip | None) -> Reply:
@@ -496,7 +496,7 @@ def weekly_tip(catalog: Catalog, tip: Tip, profile: Profile | None = None, late:
         parts.append(catalog.message("weekly_late"))
     if preview:
         parts.insert(0, catalog.message("weekly_preview"))
-        return Reply("\n\n".join(parts), kind="weekly_tip")
+        return Reply("\n\n".join(parts), kind="weekly_preview")
     options = (
         Option("done", catalog.message("done_label"), f"/tips channel-done {tip.id}"),
         Option("not for us", catalog.message("not_for_us_label"), f"/tips channel-dismiss {tip.id}"),
@@ -512,7 +512,7 @@ def weekly_status(catalog: Catalog, subscription: Subscription, next_slot: str,
         f"weekly_status_{subscription.status}", day=day, at=subscription.at, zone=subscription.zone,
         lang=subscription.lang, stage=stage, next=next_slot,
     )
-    return Reply(text)
+    return Reply(text, kind="weekly_status")
 
 
 def weekly_history(catalog: Catalog, deliveries: list[Delivery]) -> Reply:

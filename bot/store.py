@@ -84,6 +84,7 @@ class ConversationRow:
     quick: str = ""
     team_id: int | None = None
     last_key: str | None = None
+    new: bool = False  # not stored yet: the bot has not talked with them in this chat
 
 
 @dataclass(frozen=True)
@@ -509,7 +510,7 @@ class Store:
             [platform, chat_id, user_id],
         ).fetchone()
         if row is None:
-            return ConversationRow(platform, chat_id, user_id)
+            return ConversationRow(platform, chat_id, user_id, new=True)
         return ConversationRow(platform, chat_id, user_id, *row)
 
     def save_conversation(self, row: ConversationRow, at: str) -> None:

@@ -22,6 +22,7 @@ import yaml
 
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
+from bot.events import Mention, Reply
 from bot.flows import COMMANDS
 from bot.store import Store
 from tests.drivers.slack import (
@@ -43,7 +44,7 @@ from tests.drivers.slack import (
     dm,
     position,
 )
-from tests.fakes.slack import APP, BOT_ID, BOT_USER, TEAM, FakeSlack, im
+from tests.fakes.slack import APP, BOT_ID, BOT_USER, TEAM, FakeSlack, Posted, im
 from tests.waiting import exited, until
 
 
@@ -291,7 +292,7 @@ async def test_a_champion_subscribes_a_channel_with_the_slash_command(app, fake)
     await fake.message(WEEKLY, "Only a champion")
     fake.admins.add(ROOT)
     await app.command(ROOT, f"champion add <@{BO}|bo>", channel=WEEKLY)
-    await fake.message(WEEKLY, "Bo is now a champion here")
+    await fake.message(WEEKLY, f"<@{BO}> is now a champion here")
     await app.command(BO, "tips subscribe tue 10:00 stage 2", channel=WEEKLY)
     await fake.message(WEEKLY, "every Tuesday at 10:00")
 
@@ -331,3 +332,89 @@ async def test_every_command_the_bot_names_is_one_slack_users_can_type(app, fake
         assert mention.group(1) == "stagecoach", mention.group(0)
         words = mention.group(2), f"{mention.group(2)} {mention.group(3)}"
         assert any(w in COMMANDS for w in words), mention.group(0)
+
+
+async def reply_in(app: App, user: str, text: str, channel: str, expect: str) -> Posted:
+    """Runs `/stagecoach <text>` in a channel; the reply there that contains `expect`."""
+    seen = len(app.fake.to(channel))
+    assert (await app.command(user, text, channel=channel)).status_code == 200
+    return await app.fake.message(channel, expect, after=seen)
+
+
+# (who, command, what the reply says, whom alone it shows to: None when the channel sees it)
+IN_A_CHANNEL = [
+    (BO, "tips subscribe stage 2", "Only a champion", BO),
+    (BO, f"champion add <@{KIM}|kim>", "Only an admin", BO),
+    (KIM, "assess", "Answers and results are personal", KIM),
+    (KIM, "result", "Answers and results are personal", KIM),
+    (KIM, "help", HELP, KIM),
+    (KIM, "frobnicate", "I don't know the command /frobnicate", KIM),
+    (ANN, "team", "Team assessment “#marketing”", None),
+    (BO, "team close", "Only the person who started", BO),
+    (KIM, "team join K7P2QXM4", "take part in a private chat", KIM),
+    (KIM, "team status", "Team assessment “#marketing”", None),
+    (ROOT, "champion add", "Mention the person", ROOT),
+    (ROOT, f"champion add <@{BO}|bo>", f"<@{BO}> is now a champion here", None),
+    (BO, "tips subscribe tue 10:00 stage 2", "every Tuesday at 10:00", None),
+    (KIM, "tips weekly", "every Tuesday at 10:00", None),
+    (KIM, "tips preview", "Preview of the next weekly tip", KIM),
+    (KIM, "tips history", "No weekly tips", KIM),
+    (BO, "tips pause", "Weekly tips are paused", None),
+    (BO, "tips resume", "Weekly tips are on again", None),
+    (BO, "tips now", "Why this fits you", None),
+    (KIM, "lang nl", "Nederlands", KIM),
+]
+
+
+async def test_a_channel_sees_what_concerns_it_and_the_rest_goes_to_its_person_alone(app, fake):
+    fake.admins.add(ROOT)
+    for user, command, expect, only_for in IN_A_CHANNEL:
+        posted = await reply_in(app, user, command, CHANNEL, expect)
+        assert posted.only_for == only_for, (command, posted.method, posted.text[:60])
+        if only_for is not None:  # the slash command's own way back, ephemeral by default
+            assert (posted.method, posted.response_type, posted.user) == ("response_url", "ephemeral", user)
+        else:
+            assert posted.method in ("chat.postMessage", "chat.update"), command
+
+
+async def test_where_the_bot_cannot_post_the_person_still_gets_the_answer(app, fake):
+    """A private channel the bot has not joined, and a DM between two people: Slack refuses
+    chat.postMessage there, and the command answers through its response_url, with how to
+    bring Stagecoach in."""
+    hidden, between_two = "G061F8PRV", "D061F8ANNBO"
+    fake.unreachable |= {hidden, between_two}
+    for channel, name, command, expect in [(hidden, "privategroup", "team", "Team assessment"),
+                                           (between_two, "directmessage", "help", HELP)]:
+        assert (await app.command(ANN, command, channel=channel, channel_name=name)).status_code == 200
+        answer = await fake.message(channel, expect, method="response_url")
+        assert answer.only_for == ANN
+        assert "under Integrations" in answer.blocks[-1]["elements"][0]["text"]
+    assert not [p for p in fake.posted if p.method == "chat.postMessage" and p.channel in fake.unreachable]
+
+
+async def test_app_home_follows_language_results_and_tips_and_a_first_dm_is_welcomed(app, fake):
+    await dm(app, ANN, "hello", "I'm Stagecoach")
+    await app.command(ANN, "lang nl", channel=CHANNEL)
+    await fake.until(lambda: "je coach" in json.dumps(fake.views.get(ANN, {}), ensure_ascii=False),
+                     "App Home in Dutch after /stagecoach lang nl")
+    view = fake.views[ANN]
+    english = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["text"]["text"] == "English")
+    payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": ANN}, "api_app_id": APP,
+               "trigger_id": "13345224609.738474920.8088930838d88f008e1",
+               "container": {"type": "view", "view_id": "V1"},
+               "actions": [{**english, "block_id": "b", "action_ts": "1767000002.000001"}]}
+    assert (await app.post(urlencode({"payload": json.dumps(payload)}), FORM)).status_code == 200
+    await fake.until(lambda: "maturity coach" in json.dumps(fake.views.get(ANN, {})),
+                     "App Home in English after its language button")
+    await app.command(ANN, "tips stage 2")
+    await fake.message(im(ANN), "Tip for stage 2")
+    await click(app, ANN, "Done it", "Well done")
+    await fake.until(lambda: "1 tip done" in json.dumps(fake.views.get(ANN, {})), "App Home to count the tip done")
+
+
+async def test_only_the_people_a_reply_names_become_mentions():
+    named = Reply("<!channel> and Bo <@U1>", mentions=(Mention(15, 17, "U061F7BK2"),))
+    assert slack.mrkdwn(named) == "&lt;!channel&gt; and <@U061F7BK2> &lt;@U1&gt;"
+    forged = Reply("Bo <!channel>", mentions=(Mention(0, 2, "!channel"),))
+    assert slack.mrkdwn(forged) == "Bo &lt;!channel&gt;"

@@ -83,7 +83,7 @@ async def test_two_workspaces_with_the_same_ids_never_see_each_other(app, fake, 
         assert (await app.install(team))[1].status_code == 200
     fake.admins.add(ROOT)
     # Champions and weekly tips: Bo is a champion in the first workspace only.
-    await said(app, TEAM, ROOT, f"champion add <@{BO}|bo>", WEEKLY, "Bo is now a champion here")
+    await said(app, TEAM, ROOT, f"champion add <@{BO}|bo>", WEEKLY, f"<@{BO}> is now a champion here")
     await said(app, OTHER, BO, "tips subscribe stage 2", WEEKLY, "Only a champion")
     await said(app, TEAM, BO, "tips subscribe tue 10:00 stage 2", WEEKLY, "every Tuesday at 10:00")
     # Teams: the same channel id starts a team of its own in each workspace.

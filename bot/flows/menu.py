@@ -55,7 +55,11 @@ class MenuActions(ConversationBase):
         self.say("help")
 
     def explain_idle(self, event: EventData) -> None:
-        self.say("idle_hint")
+        """A first message, whatever it says, is greeted; after that, text we do not follow gets a hint."""
+        if self.row.new and self.turn.event.private:
+            self.welcome(event)
+        else:
+            self.say("idle_hint")
 
     def explain_old_button(self, event: EventData) -> None:
         self.notice("old_button")
@@ -75,7 +79,7 @@ class MenuActions(ConversationBase):
         if wanted in self.turn.catalogs:
             self.store.set_user_lang(self.row.platform, self.row.user_id, wanted, self.turn.now)
             self.turn.lang = wanted
-            self.say("lang_set")
+            self.say("lang_set", kind="language")
         else:
             self.replies.append(render.language_prompt(self.catalog, self.turn.catalogs))
 

@@ -19,6 +19,7 @@ from ..teams import MIN_VISIBLE, TeamResult
 from ..weekly import DEFAULT_TIME, DEFAULT_WEEKDAY, DEFAULT_ZONE, Schedule, parse_settings
 
 STATES: list[str] = []
+ANNOUNCEMENT = "announcement"  # a change the whole channel should see
 CHANNEL = "#channel"  # the user id under which a channel's own tip feedback is kept
 
 MANAGING = ["weekly_subscribe", "weekly_now", "weekly_pause", "weekly_resume", "weekly_stop"]
@@ -172,7 +173,7 @@ class WeeklyActions(ConversationBase):
             self.say("weekly_none")
             return
         self.store.set_subscription_status(subscription.id, status)
-        self.say(message)
+        self.say(message, kind=ANNOUNCEMENT)
 
     def pause_weekly(self, event: EventData) -> None:
         self._set_status("paused", "weekly_paused")
@@ -220,7 +221,7 @@ class WeeklyActions(ConversationBase):
             return
         for person in event_.mentions:
             self.store.add_champion(self.row.platform, event_.scope, person.user_id, self.row.user_id, self.turn.now)
-            self.say("champion_added", name=person.name[:40])
+            self.say_naming("champion_added", person, kind=ANNOUNCEMENT)
 
 
 def _next_slot(subscription: Subscription, now: str) -> str:

@@ -24,6 +24,7 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ANN, BO, KIM, ROOT = "U061F7AUR", "U061F7BK2", "U061F7CQ9", "U012AB3CD"
 NAMES = {ANN: "Ann", BO: "Bo", KIM: "Kim", ROOT: "Ruth"}
 CHANNEL, WEEKLY = "C061F8TM3", "C061F8WK5"
+CHANNEL_NAMES = {CHANNEL: "marketing", WEEKLY: "social-weekly"}
 TIME_SCALE = 0.01  # one message a second per channel, each second lasting 10 ms
 RESULT = "is at stage"
 HELP = "/stagecoach restart"  # a line of the help, as Slack shows it
@@ -93,10 +94,13 @@ class App:
         return await self.event({"type": "message", "channel_type": "im", "channel": im(user), "user": user,
                                  "text": text, "ts": f"1767000000.{next(ids):06d}"}, **kwargs)
 
-    async def command(self, user: str, text: str, channel: str | None = None, team: str = TEAM) -> httpx.Response:
-        body = urlencode({"token": "t", "team_id": team, "channel_id": channel or im(user), "user_id": user,
+    async def command(self, user: str, text: str, channel: str | None = None, team: str = TEAM,
+                      channel_name: str | None = None) -> httpx.Response:
+        where = channel or im(user)
+        body = urlencode({"token": "t", "team_id": team, "channel_id": where, "user_id": user,
+                          "channel_name": channel_name or CHANNEL_NAMES.get(where, "directmessage"),
                           "command": "/stagecoach", "text": text, "trigger_id": f"13345224609.{next(ids)}.a1b2c3",
-                          "response_url": "http://127.0.0.1:9/unused"})
+                          "response_url": self.fake.response_url(where, user, team)})
         return await self.post(body, FORM)
 
     async def click(self, user: str, posted: Posted, label: str, team: str = TEAM) -> httpx.Response:
@@ -104,7 +108,9 @@ class App:
         payload = {"type": "block_actions", "team": {"id": team}, "user": {"id": user},
                    "api_app_id": APP, "trigger_id": f"13345224609.{next(ids)}.a1b2c3",
                    "container": {"type": "message", "message_ts": posted.ts, "channel_id": posted.channel},
-                   "channel": {"id": posted.channel}, "message": {"ts": posted.ts, "text": posted.text,
+                   "channel": {"id": posted.channel},
+                   "response_url": self.fake.response_url(posted.channel, user, team),
+                   "message": {"ts": posted.ts, "text": posted.text,
                                                                  "blocks": posted.blocks},
                    "actions": [{**button, "block_id": "b", "action_ts": f"{time.time():.6f}{next(ids)}"}]}
         return await self.post(urlencode({"payload": json.dumps(payload)}), FORM)

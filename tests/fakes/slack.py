@@ -1,5 +1,6 @@
 """A fake Slack Web API on 127.0.0.1, with the real response shapes, injectable 429s, a file
-upload endpoint, and a Socket Mode WebSocket that pushes envelopes and collects acks.
+upload endpoint, the response_url of commands and buttons, and a Socket Mode WebSocket that
+pushes envelopes and collects acks.
 
 Each bot token belongs to one workspace (`teams`): what is posted records the workspace whose
 token posted it. `grant` makes a code that `oauth.v2.access` exchanges for a new workspace's
@@ -38,6 +39,13 @@ class Posted:
     blocks: list[dict] = field(default_factory=list)
     user: str | None = None
     team: str | None = None  # the workspace whose token posted it
+    response_type: str | None = None  # for method "response_url": "ephemeral" or "in_channel"
+
+    @property
+    def only_for(self) -> str | None:
+        """Whom alone the message shows to: an ephemeral one's person; None when all see it."""
+        ephemeral = self.method == "response_url" and self.response_type != "in_channel"
+        return self.user if ephemeral or self.method == "chat.postEphemeral" else None
 
     def buttons(self) -> list[dict]:
         return [e for b in self.blocks if b.get("type") == "actions" for e in b["elements"]]
@@ -59,6 +67,7 @@ class FakeSlack:
     client_id: str = "4120.7730"
     client_secret: str = "c1a7e5ecre7"
     grants: dict[str, str] = field(default_factory=dict)  # the workspace of each OAuth code
+    unreachable: set[str] = field(default_factory=set)  # channels the bot may not post in (not_in_channel)
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -77,6 +86,7 @@ class FakeSlack:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{team}/{channel}/{user}", self._respond)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -94,6 +104,10 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    def response_url(self, channel: str, user: str, team: str = TEAM) -> str:
+        """The response_url Slack gives a command or button of this person in this channel."""
+        return f"{self.url}/respond/{team}/{channel}/{user}"
 
     def inject_429(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         self.fail_next[method].extend([retry_after] * times)
@@ -215,6 +229,8 @@ class FakeSlack:
                 "is_enterprise_install": False}
 
     async def _chat_postMessage(self, params: dict) -> dict:
+        if params.get("channel") in self.unreachable:
+            return {"ok": False, "error": "not_in_channel"}
         if not params.get("channel") or not (params.get("text") or params.get("blocks")):
             return {"ok": False, "error": "no_text"}
         posted = Posted("chat.postMessage", params["channel"], self._new_ts(), params.get("text", ""),
@@ -236,6 +252,8 @@ class FakeSlack:
         return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
 
     async def _chat_postEphemeral(self, params: dict) -> dict:
+        if params.get("channel") in self.unreachable:
+            return {"ok": False, "error": "not_in_channel"}
         posted = Posted("chat.postEphemeral", params["channel"], self._new_ts(), params.get("text", ""),
                         _json(params.get("blocks")) or [], params.get("user"), params["_team"])
         self.posted.append(posted)
@@ -261,6 +279,18 @@ class FakeSlack:
     async def _files_getUploadURLExternal(self, params: dict) -> dict:
         file_id = f"F{next(self._files)}"
         return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        """A POST to a response_url: a message to the channel, shown to the person alone unless
+        it asks to be "in_channel"."""
+        body = await request.json()
+        channel = request.match_info["channel"]
+        posted = Posted("response_url", channel, self._new_ts(), body.get("text", ""), body.get("blocks") or [],
+                        request.match_info["user"], team=request.match_info["team"],
+                        response_type=body.get("response_type") or "ephemeral")
+        self.posted.append(posted)
+        self.arrivals.notify(channel)
+        return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
         self._pending_files[request.match_info["file_id"]] = await request.read()
