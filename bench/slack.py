@@ -23,7 +23,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not bench
 import httpx  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
-from tests.drivers.slack import FORM, SECRET, App, answer_all, dm  # noqa: E402
+from tests.drivers.slack import FORM, HELP, SECRET, App, answer_all, dm  # noqa: E402
 from tests.fakes.slack import FakeSlack, im  # noqa: E402
 
 
@@ -51,7 +51,7 @@ async def person(app: TimedApp, user: str, questions: int) -> None:
     asks for the result by slash command."""
     seen = len(app.fake.to(im(user)))
     await app.command(user, "help")
-    await app.fake.message(im(user), "/restart", after=seen)
+    await app.fake.message(im(user), HELP, after=seen)
     await dm(app, user, "assess", "Question 1 of")
     await answer_all(app, user, "3", questions)
     seen = len(app.fake.to(im(user)))
