@@ -301,6 +301,10 @@ class AsyncEngine:
     def __init__(self, factory: Callable[[], Engine]) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stagecoach-engine")
         self._engine = self._thread.submit(factory).result()
+        # The inbox is written on a connection and thread of its own: a platform waits for that
+        # write before it hears an update arrived, and must not wait behind the handling of others.
+        self._intake = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stagecoach-intake")
+        self._intake_store = self._intake.submit(self._engine.store.sibling).result()
 
     async def handle(self, event: Event) -> list[Reply]:
         return await self._run(self._engine.handle, event)
@@ -315,7 +319,16 @@ class AsyncEngine:
         await self._run(self._engine.delivered, key)
 
     async def receive(self, platform: str, items: list[tuple[str, str | None, str]]) -> None:
-        await self._run(self._engine.receive, platform, items)
+        store = self._intake_store
+        if store is None:
+            await self._run(self._engine.receive, platform, items)
+            return
+
+        def write() -> None:
+            with store.transaction():
+                store.receive(platform, items, self._engine.clock())
+
+        await asyncio.get_running_loop().run_in_executor(self._intake, write)
 
     async def inbox(self, platform: str) -> list[tuple[str, str]]:
         return await self._run(self._engine.inbox, platform)
@@ -375,5 +388,8 @@ class AsyncEngine:
         return self._engine.catalogs
 
     def close(self) -> None:
+        if self._intake_store is not None:
+            self._intake.submit(self._intake_store.close).result()
+        self._intake.shutdown()
         self._thread.submit(self._engine.store.close).result()
         self._thread.shutdown()

@@ -151,6 +151,7 @@ class Member:
 class Store:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout: float = 5.0) -> None:
         conn = sqlite3.connect(str(path), timeout=busy_timeout)
+        self.path, self.synchronous, self.busy_timeout = str(path), synchronous, busy_timeout
         self.db = sqlite_utils.Database(conn)
         self.conn = conn  # queries go straight to the connection; sqlite-utils keeps the schema
         if str(path) != ":memory:":
@@ -159,6 +160,13 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self._create_schema()
         database.tune(conn)
+
+    def sibling(self) -> Store | None:
+        """Another connection to the same file, for another thread; None for a database in memory,
+        which no other connection can see."""
+        if self.path == ":memory:":
+            return None
+        return Store(self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout)
 
     def close(self) -> None:
         database.checkpoint(self.conn)
