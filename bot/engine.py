@@ -128,11 +128,12 @@ class Engine:
 
     # The inbox: what a platform sent, stored before the platform is told it arrived
 
-    def receive(self, platform: str, items: list[tuple[str, str | None, str]]) -> None:
-        """Stores (key, user id, payload) items in one transaction: after it returns, an adapter may
-        confirm them to the platform."""
-        with self.store.transaction():
-            self.store.receive(platform, items, self.clock())
+    def receive(self, platform: str, items: list[tuple[str, str | None, str]], store: Store | None = None) -> None:
+        """Stores (key, user id, payload) items in one transaction (in `store`, another connection
+        to the same file, when given): after it returns, an adapter may confirm them."""
+        store = store or self.store
+        with store.transaction():
+            store.receive(platform, items, self.clock())
 
     def inbox(self, platform: str) -> list[tuple[str, str]]:
         return self.store.inbox(platform)
@@ -140,6 +141,8 @@ class Engine:
     def settle(self, key: str, readable: bool = True) -> None:
         """An update that needs no handling (or gets none) leaves the inbox; an unreadable one is
         set aside."""
+        if readable and not self.store.in_inbox(key):
+            return  # the usual case: handling the update took it out already; no write needed
         try:
             with self.store.transaction():
                 if readable:
@@ -319,16 +322,11 @@ class AsyncEngine:
         await self._run(self._engine.delivered, key)
 
     async def receive(self, platform: str, items: list[tuple[str, str | None, str]]) -> None:
-        store = self._intake_store
-        if store is None:
+        if self._intake_store is None:
             await self._run(self._engine.receive, platform, items)
-            return
-
-        def write() -> None:
-            with store.transaction():
-                store.receive(platform, items, self._engine.clock())
-
-        await asyncio.get_running_loop().run_in_executor(self._intake, write)
+        else:
+            await asyncio.get_running_loop().run_in_executor(
+                self._intake, self._engine.receive, platform, items, self._intake_store)
 
     async def inbox(self, platform: str) -> list[tuple[str, str]]:
         return await self._run(self._engine.inbox, platform)

@@ -443,6 +443,9 @@ class Store:
             "SELECT key, payload FROM inbox WHERE platform = ? AND status = 'new' ORDER BY rowid", [platform])
         return [(key, payload) for key, payload in rows.fetchall()]
 
+    def in_inbox(self, key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM inbox WHERE key = ?", [key]).fetchone() is not None
+
     def inbox_done(self, key: str) -> None:
         self.conn.execute("DELETE FROM inbox WHERE key = ?", [key])
 
