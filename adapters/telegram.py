@@ -13,13 +13,11 @@ import json
 import logging
 import os
 import warnings
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiolimiter import AsyncLimiter
 from telegram import (
     Bot,
     BotCommand,
@@ -42,6 +40,7 @@ from bot.events import Event, Option, Person, Reply
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
+from .pacing import Pacing
 
 log = logging.getLogger(__name__)
 # Updates are read raw on purpose (Intake._poll): one the library cannot read must be set aside
@@ -60,18 +59,16 @@ COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang",
 
 
 class FloodLimiter(AIORateLimiter):
-    """Telegram's flood limits: 30 messages a second overall and 20 a minute per group (with 429s
-    waited out) from AIORateLimiter, plus about one new message a second per chat, in short
-    bursts (edits and button answers are not new messages)."""
+    """Telegram's flood limits: in a chat a burst of three messages, then about one a second; in a
+    group at most 20 a minute; overall at most 30 in any second (adapters/pacing.py). Sending and
+    editing a message count; answering a button, reading updates or members do not. A 429 is
+    waited out and the call retried, up to `max_retries` times, by AIORateLimiter."""
 
     def __init__(self, chat_rate: float = 1.0, max_retries: int = 5, chats_kept: int = 10_000,
                  time_scale: float = 1.0) -> None:
-        # One message every 1/30 s rather than bursts of 30: no second ever holds more than 30.
-        # `time_scale` shrinks every period alike, so that tests keep the rules but not the wait.
-        super().__init__(overall_max_rate=1, overall_time_period=time_scale / 30,
-                         group_time_period=60 * time_scale, max_retries=max_retries)
-        self._chats: OrderedDict[Any, AsyncLimiter] = OrderedDict()
-        self._chat_rate, self._chats_kept, self._time_scale = chat_rate, chats_kept, time_scale
+        # AIORateLimiter keeps only the retries; the pacing is ours, so that bursts may go at once.
+        super().__init__(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+        self.pacing = Pacing(chat_rate, chats_kept=chats_kept, time_scale=time_scale)
 
     async def process_request(
         self,
@@ -83,14 +80,23 @@ class FloodLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
-        if chat_id is None or not endpoint.startswith("send"):
+        if chat_id is None or not self.counts(endpoint):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(3 * self._chat_rate, 3 * self._time_scale)
-        self._chats[chat_id] = limiter
-        if len(self._chats) > self._chats_kept:
-            self._chats.popitem(last=False)
-        async with limiter:
-            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+        async def paced(*args: Any, **kwargs: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            return await self.pacing.send(chat_id, self.is_group(chat_id), lambda: callback(*args, **kwargs))
+
+        return await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
+
+    @staticmethod
+    def counts(endpoint: str) -> bool:
+        """Whether a Bot API method puts a message in a chat, new or changed."""
+        return endpoint.startswith(("send", "edit", "copyMessage", "forwardMessage")) and endpoint != "sendChatAction"
+
+    @staticmethod
+    def is_group(chat_id: int | str) -> bool:
+        """Groups have negative ids; a @name is a group's or a channel's."""
+        return not isinstance(chat_id, int) or chat_id < 0
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
