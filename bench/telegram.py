@@ -3,12 +3,19 @@ over HTTP against the fake Bot API on 127.0.0.1, and the share of time spent out
 engine (HTTP, python-telegram-bot, our adapter). Flood limits are off here: they are
 Telegram's policy, measured in bench/broadcast.py; this measures our own machinery.
 
+With --idle it measures what one person feels instead: an idle bot with the flood limits on, in
+Telegram's own time, one person at a time pressing an answer and waiting for the next question,
+after thinking for each of the --think times (a person reads a question for seconds; 0 presses as
+fast as the bot answers, which the chat's pace of one message a second then holds back).
+
     .venv/bin/python bench/telegram.py [--users 40]
+    .venv/bin/python bench/telegram.py --idle [--presses 10] [--think 2,1,0]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
@@ -72,10 +79,59 @@ async def run(users: int) -> None:
           " (HTTP both ways, python-telegram-bot, the adapter, and the fake server in this same process)")
 
 
+async def presses(fake: FakeTelegram, user: int, count: int, think: float) -> tuple[list[float], list[float]]:
+    """Seconds from each press to its button answered, and to the next question arriving."""
+    fake.text(user, "/assess")
+    question = await fake.wait_for(user, 0)
+    answered, next_question = [], []
+    for _ in range(count):
+        await asyncio.sleep(think)
+        seen = len(fake.to(user))
+        pressed = time.perf_counter()
+        update = fake.press(user, question, question.reply_markup["inline_keyboard"][0][2]["callback_data"])
+        await fake.answered(update)
+        answered.append(time.perf_counter() - pressed)
+        question = await fake.wait_for(user, seen + 1)  # the edited question, then the next one
+        next_question.append(time.perf_counter() - pressed)
+    return answered, next_question
+
+
+def ms(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered) * 1000:6.0f} {p90 * 1000:6.0f} {ordered[-1] * 1000:6.0f}"
+
+
+async def idle(count: int, thinking: list[float]) -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    with tempfile.TemporaryDirectory() as folder:
+        engine = AsyncEngine(lambda: Engine(Store(Path(folder) / "bench.db")))
+        application = telegram.build(fake.token, engine, fake.url)  # flood limits on, seconds of Telegram's length
+        await telegram.launch(application, engine.catalogs)
+        count = min(count, len(engine.catalogs["en"].questions) - 1)
+        print(f"one person at a time, {count} presses each; milliseconds from a press to")
+        print("             button answered       next question")
+        print("think        p50    p90    max     p50    p90    max")
+        for n, think in enumerate(thinking):
+            answered, next_question = await presses(fake, 2000 + n, count, think)
+            print(f"{think:4.1f} s  {ms(answered)}  {ms(next_question)}")
+        await telegram.stop(application)
+        engine.close()
+    await fake.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=40)
-    asyncio.run(run(parser.parse_args().users))
+    parser.add_argument("--idle", action="store_true", help="press-to-next-question for one person, flood limits on")
+    parser.add_argument("--presses", type=int, default=10)
+    parser.add_argument("--think", default="2,1,0", help="seconds a person thinks before each press, comma-separated")
+    arguments = parser.parse_args()
+    if arguments.idle:
+        asyncio.run(idle(arguments.presses, [float(t) for t in arguments.think.split(",")]))
+    else:
+        asyncio.run(run(arguments.users))
 
 
 if __name__ == "__main__":
