@@ -61,24 +61,13 @@ def conversation(questions: int) -> list[str]:
     return ["/assess"] + [str(1 + (i % 6)) for i in range(questions)]
 
 
-def take_assessments(engine: Engine, people: list[str], script: list[str], measured: Measured | None) -> None:
-    """Everyone answers one step, then everyone the next: many conversations at once."""
-    for step, text in enumerate(script):
-        for person in people:
-            key = f"{person}:{step}"
-            event = Event("bench", f"c{person}", f"u{person}", text=text, key=key, lang="en")
-            wall, cpu = time.perf_counter(), time.process_time()
-            engine.handle(event)
-            engine.delivered(key)
-            if measured is not None:
-                measured.add(step, time.perf_counter() - wall, time.process_time() - cpu)
-
-
 def make_template(path: Path, people: int) -> None:
     """People who finished the assessment through the real engine: what the copies are made of."""
     engine = Engine(Store(path, synchronous="OFF"))
-    script = conversation(len(engine.catalogs["en"].questions))
-    take_assessments(engine, [f"t{n}" for n in range(people)], script, None)
+    for step, text in enumerate(conversation(len(engine.catalogs["en"].questions))):
+        for person in range(people):
+            engine.handle(Event("bench", f"ct{person}", f"ut{person}", text=text, key=f"t{person}:{step}", lang="en"))
+            engine.delivered(f"t{person}:{step}")
     engine.store.close()
 
 
@@ -113,41 +102,58 @@ def populate(store: Store, template: Path, people: int) -> int:
     return copies * per_copy
 
 
-def run_engine(path: Path, template: Path, population: int, sample: int) -> tuple[Measured, int]:
-    store = Store(path)
-    held = populate(store, template, population - sample) if population > sample else 0
-    store.close()
-    engine = Engine(Store(path))
-    script = conversation(len(engine.catalogs["en"].questions))
-    measured = Measured()
-    take_assessments(engine, [f"p{n}" for n in range(sample)], script, measured)
-    engine.store.close()
-    return measured, held + sample
+class EngineRun:
+    """The sample's conversations through the real engine, one step for everyone at a time."""
+
+    def __init__(self, path: Path, template: Path, population: int, sample: int) -> None:
+        store = Store(path)
+        self.held = populate(store, template, population - sample) if population > sample else 0
+        store.close()
+        self.engine = Engine(Store(path))
+        self.script = conversation(len(self.engine.catalogs["en"].questions))
+        self.people = [f"p{n}" for n in range(sample)]
+        self.measured = Measured()
+
+    def step(self, step: int) -> None:
+        for person in self.people:
+            key = f"{person}:{step}"
+            event = Event("bench", f"c{person}", f"u{person}", text=self.script[step], key=key, lang="en")
+            wall, cpu = time.perf_counter(), time.process_time()
+            self.engine.handle(event)
+            self.engine.delivered(key)
+            self.measured.add(step, time.perf_counter() - wall, time.process_time() - cpu)
+
+    def close(self) -> None:
+        self.engine.store.close()
 
 
-def run_floor(path: Path, population: int, sample: int, messages_per_person: int) -> tuple[Measured, Measured]:
+class FloorRun:
     """Decode, the answer and its key in one durable commit, one reply, the delivered mark in a
     commit that does not wait for the disk: the same commits the engine makes per message.
-    Returns the whole, and the part up to the durable commit alone."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE answers (user TEXT, step INTEGER, value TEXT, PRIMARY KEY (user, step))")
-    db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY, user TEXT, reply TEXT, at TEXT, delivered_at TEXT)")
-    db.execute("CREATE INDEX keys_at ON keys (at)")
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("BEGIN")
-    for person in range(population - sample):
-        db.executemany("INSERT INTO answers VALUES (?, ?, ?)",
-                       [(f"q{person}", step, str(step % 6)) for step in range(messages_per_person)])
-        db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?, ?)",
-                       [(f"q{person}:{step}", f"q{person}", "[]", now, now) for step in range(messages_per_person)])
-    db.execute("COMMIT")
-    db.execute("PRAGMA synchronous=FULL")
-    whole, durable = Measured(), Measured()
-    for step in range(messages_per_person):
-        for person in range(sample):
+    `durable` is the part up to the durable commit alone."""
+
+    def __init__(self, path: Path, population: int, sample: int, messages_per_person: int) -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE answers (user TEXT, step INTEGER, value TEXT, PRIMARY KEY (user, step))")
+        db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY, user TEXT, reply TEXT, at TEXT, delivered_at TEXT)")
+        db.execute("CREATE INDEX keys_at ON keys (at)")
+        self.now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        db.execute("BEGIN")
+        for person in range(population - sample):
+            db.executemany("INSERT INTO answers VALUES (?, ?, ?)",
+                           [(f"q{person}", step, str(step % 6)) for step in range(messages_per_person)])
+            db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?, ?)",
+                           [(f"q{person}:{step}", f"q{person}", "[]", self.now, self.now)
+                            for step in range(messages_per_person)])
+        db.execute("COMMIT")
+        db.execute("PRAGMA synchronous=FULL")
+        self.db, self.sample = db, sample
+        self.whole, self.durable = Measured(), Measured()
+
+    def step(self, step: int) -> None:
+        db, now = self.db, self.now
+        for person in range(self.sample):
             raw = json.dumps({"chat": f"c{person}", "user": f"u{person}", "text": str(1 + step % 6),
                               "key": f"{person}:{step}"})
             wall, cpu = time.perf_counter(), time.process_time()
@@ -158,15 +164,28 @@ def run_floor(path: Path, population: int, sample: int, messages_per_person: int
             db.execute("INSERT INTO keys (key, user, reply, at) VALUES (?, ?, ?, ?)",
                        (event["key"], event["user"], json.dumps([reply.to_dict()]), now))
             db.execute("COMMIT")
-            durable.add(step, time.perf_counter() - wall, time.process_time() - cpu)
+            self.durable.add(step, time.perf_counter() - wall, time.process_time() - cpu)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             db.execute("UPDATE keys SET delivered_at = ?, reply = '[]' WHERE key = ?", (now, event["key"]))
             db.execute("COMMIT")
             db.execute("PRAGMA synchronous=FULL")
-            whole.add(step, time.perf_counter() - wall, time.process_time() - cpu)
-    db.close()
-    return whole, durable
+            self.whole.add(step, time.perf_counter() - wall, time.process_time() - cpu)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def measure(folder: Path, template: Path, population: int, sample: int) -> tuple[Measured, Measured, Measured, int]:
+    """The engine and the floor step by step in turn, so that both meet the same machine."""
+    ours = EngineRun(folder / f"engine-{population}.db", template, population, sample)
+    floor = FloorRun(folder / f"floor-{population}.db", ours.held + sample, sample, len(ours.script))
+    for step in range(len(ours.script)):
+        ours.step(step)
+        floor.step(step)
+    ours.close()
+    floor.close()
+    return ours.measured, floor.whole, floor.durable, ours.held + sample
 
 
 def memory_growth(path: Path, batch: int) -> list[int]:
@@ -205,14 +224,12 @@ def main() -> None:
         make_template(template, args.sample)
         for population in args.users:
             sample = min(args.sample, population)
-            ours_path = Path(folder) / f"engine-{population}.db"
             started = time.perf_counter()
-            ours, held = run_engine(ours_path, template, population, sample)
-            whole, durable = run_floor(Path(folder) / f"floor-{population}.db", held, sample,
-                                       max(ours.steps) + 1)
+            ours, whole, durable, people = measure(Path(folder), template, population, sample)
             size = sum(p.stat().st_size for p in Path(folder).glob(f"engine-{population}.db*"))
-            rows.append((population, sample, ours, whole, durable, size))
-            print(f"  {held} people measured by {sample} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            rows.append((people, sample, ours, whole, durable, size))
+            print(f"  {people:,} people, {sample} of them measured: {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr)
         held_memory = memory_growth(Path(folder) / "memory.db", batch=50)
 
     print("Per message: handle() and delivered(); the floor makes the same durable and non-durable commits.")

@@ -11,6 +11,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, TypeVarTuple
@@ -88,8 +89,8 @@ class Engine:
     def handle(self, event: Event) -> list[Reply]:
         lang = self.default_lang
         try:
-            lang = self._language(event)
             with self.store.transaction():
+                lang = self._language(event)  # read under the write lock: one lock taken, not two
                 if event.key is not None:
                     seen = self.store.replies_for_event(event.key)
                     if seen is not None:
@@ -106,7 +107,7 @@ class Engine:
                     self.store.remember_event(
                         event.key, event.platform, None if forgotten else event.user_id,
                         None if forgotten else event.chat_id, event.chat_type,
-                        [r.to_dict() for r in replies], self.clock(),
+                        [r.to_dict() for r in replies], conversation.turn.now,
                     )
                     self.store.inbox_done(event.key)
                     self._unpruned += 1
@@ -125,6 +126,9 @@ class Engine:
         the inbox, lest a restart apply it after their new try."""
         if event.key is not None:
             self.settle(event.key)
+        if lang == self.default_lang:
+            with suppress(sqlite3.Error):  # the failure may have come before their language was read
+                lang = self._language(event)
         return [Reply(self.catalogs[lang].message(message), kind=FAILURE, personal=not event.private)]
 
     # The inbox: what a platform sent, stored before the platform is told it arrived

@@ -22,6 +22,13 @@ _CONVERSATION_FIELDS = (
     "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
 )
 
+_SAVED_FIELDS = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS)
+_SAVE_CONVERSATION = (  # built once: it runs for every message
+    f"INSERT INTO conversations ({', '.join(_SAVED_FIELDS)}, updated_at)"
+    f" VALUES ({', '.join('?' * (len(_SAVED_FIELDS) + 1))})"
+    " ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
+)
 
 # Every column that can tell who someone is, and what `/forget` (Store.forget_user) does to it.
 # Every other column is listed in IMPERSONAL; a test holds the schema to the two lists, so a
@@ -543,13 +550,7 @@ class Store:
         return ConversationRow(platform, chat_id, user_id, *row)
 
     def save_conversation(self, row: ConversationRow, at: str) -> None:
-        fields = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS, "updated_at")
-        updates = ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
-        self.conn.execute(
-            f"INSERT INTO conversations ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})"
-            f" ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET {updates}",
-            [getattr(row, f) for f in fields[:-1]] + [at],
-        )
+        self.conn.execute(_SAVE_CONVERSATION, [getattr(row, f) for f in _SAVED_FIELDS] + [at])
 
     # Coaching: tip feedback and the roadmap
 
