@@ -237,6 +237,8 @@ def load_catalogs(directory: Path = CONTENT_DIR) -> dict[str, Catalog]:
     catalogs = [parse_catalog(path) for path in sorted(directory.glob("*.toml"))]
     if not catalogs:
         raise ContentError(f"{directory}: no content files")
+    for catalog in catalogs:
+        plural_form(catalog.lang, 1)  # reads the locale's rules now, not while someone waits for a result
     return {c.lang: c for c in catalogs}
 
 

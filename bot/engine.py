@@ -11,6 +11,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, TypeVarTuple
@@ -28,7 +29,8 @@ Arguments = TypeVarTuple("Arguments")
 
 MAX_INPUT = 4000
 EVENT_MEMORY = timedelta(days=7)
-PRUNE_EVERY = 1000
+PRUNE_EVERY = 250  # events stored between two prunes of old keys
+PRUNE_BATCH = 500  # keys a prune deletes at most: twice what came in since, so a backlog shrinks
 HANDED_OUT_KEPT = 50_000
 MAX_ECHO = 40
 FAILURE = "failure"  # the kind of a reply that says nothing was recorded: the question stays to press again
@@ -81,14 +83,14 @@ class Engine:
         self.default_lang = default_lang if default_lang in self.catalogs else next(iter(self.catalogs))
         self.clock = clock
         self.machine = build_machine()
-        self._handled = 0
+        self._unpruned = PRUNE_EVERY  # a start prunes at its first delivery
         self._handed_out: OrderedDict[str, None] = OrderedDict()
 
     def handle(self, event: Event) -> list[Reply]:
         lang = self.default_lang
         try:
-            lang = self._language(event)
             with self.store.transaction():
+                lang = self._language(event)  # read under the write lock: one lock taken, not two
                 if event.key is not None:
                     seen = self.store.replies_for_event(event.key)
                     if seen is not None:
@@ -105,10 +107,10 @@ class Engine:
                     self.store.remember_event(
                         event.key, event.platform, None if forgotten else event.user_id,
                         None if forgotten else event.chat_id, event.chat_type,
-                        [r.to_dict() for r in replies], self.clock(),
+                        [r.to_dict() for r in replies], conversation.turn.now,
                     )
                     self.store.inbox_done(event.key)
-                self._prune_now_and_then()
+                    self._unpruned += 1
             if event.key is not None:
                 self._hand_out(event.key)
             return replies
@@ -124,6 +126,9 @@ class Engine:
         the inbox, lest a restart apply it after their new try."""
         if event.key is not None:
             self.settle(event.key)
+        if lang == self.default_lang:
+            with suppress(sqlite3.Error):  # the failure may have come before their language was read
+                lang = self._language(event)
         return [Reply(self.catalogs[lang].message(message), kind=FAILURE, personal=not event.private)]
 
     # The inbox: what a platform sent, stored before the platform is told it arrived
@@ -169,9 +174,16 @@ class Engine:
             self._handed_out.popitem(last=False)
 
     def delivered(self, key: str) -> None:
-        """An adapter sent an event's replies: a redelivery of that event then gets none."""
-        with self.store.transaction():
+        """An adapter sent an event's replies: a redelivery of that event then gets none.
+
+        The update's one durable commit was its handling; this mark does not wait for the disk
+        (see Store.transaction). It survives the process dying; only the machine failing before
+        the next durable commit can lose it, and then a restart sends these replies once more.
+        Old keys are pruned here, after the replies went out, in small batches."""
+        with self.store.transaction(durable=False):
             self.store.mark_delivered(key, self.clock())
+            if self._unpruned >= PRUNE_EVERY:
+                self._prune()
 
     def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str) -> None:
         with self.store.transaction():
@@ -231,12 +243,11 @@ class Engine:
         with self.store.transaction():
             self.store.release_delivery(outgoing.subscription_id, outgoing.period)
 
-    def _prune_now_and_then(self) -> None:
+    def _prune(self) -> None:
         """Event keys are kept a week: far longer than any platform redelivers an update."""
-        self._handled += 1
-        if self._handled % PRUNE_EVERY == 1:
-            cutoff = datetime.fromisoformat(self.clock()) - EVENT_MEMORY
-            self.store.prune_events(cutoff.isoformat(timespec="seconds"))
+        cutoff = datetime.fromisoformat(self.clock()) - EVENT_MEMORY
+        self.store.prune_events(cutoff.isoformat(timespec="seconds"), PRUNE_BATCH)
+        self._unpruned = 0
 
     def set_language(self, platform: str, user_id: str, lang: str) -> None:
         """Records a person's language choice made outside the chat (a flag, a settings button)."""

@@ -17,11 +17,18 @@ import sqlite_utils
 
 from . import database
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _CONVERSATION_FIELDS = (
     "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
 )
 
+_SAVED_FIELDS = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS)
+_SAVE_CONVERSATION = (  # built once: it runs for every message
+    f"INSERT INTO conversations ({', '.join(_SAVED_FIELDS)}, updated_at)"
+    f" VALUES ({', '.join('?' * (len(_SAVED_FIELDS) + 1))})"
+    " ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
+)
 
 # Every column that can tell who someone is, and what `/forget` (Store.forget_user) does to it.
 # Every other column is listed in IMPERSONAL; a test holds the schema to the two lists, so a
@@ -173,23 +180,35 @@ class Store:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, durable: bool = True) -> Iterator[None]:
         """One event, one transaction: everything it changed is committed or nothing is.
 
         It takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that reads and
         then writes cannot wait for another process's writer, and fails with "database is
-        locked" instead of waiting out the busy timeout."""
+        locked" instead of waiting out the busy timeout.
+
+        A transaction that is not `durable` commits without waiting for the disk (in WAL,
+        synchronous=NORMAL): it survives the process dying, and the next durable commit takes it
+        to the disk; only the machine failing first can lose it. A nested one is part of the
+        transaction around it."""
         if self.conn.in_transaction:
             with self.db.atomic():  # nested: a savepoint
                 yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        relaxed = not durable and self.synchronous.upper() in ("FULL", "EXTRA")
+        if relaxed:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield
-        except BaseException:
-            self.conn.rollback()
-            raise
-        self.conn.commit()
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.rollback()
+                raise
+            self.conn.commit()
+        finally:
+            if relaxed:
+                self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def _create_schema(self) -> None:
         db = self.db
@@ -350,6 +369,7 @@ class Store:
                 ["platform", "chat_id", "user_id", "finished_at"], if_not_exists=True
             )
             db.table("events").create_index(["platform", "user_id"], if_not_exists=True)
+            db.table("events").create_index(["handled_at"], if_not_exists=True)  # pruning old keys
             db.table("settings").create({"key": str, "value": str}, pk="key", if_not_exists=True)
             db.table("installations").create(
                 {"platform": str, "enterprise_id": str, "team_id": str, "bot": str, "installed_at": str},
@@ -453,8 +473,13 @@ class Store:
         """An update that cannot be read: kept for a look, never handed out again."""
         self.conn.execute("UPDATE inbox SET status = 'unreadable' WHERE key = ?", [key])
 
-    def prune_events(self, before: str) -> int:
-        return self.conn.execute("DELETE FROM events WHERE handled_at < ?", [before]).rowcount
+    def prune_events(self, before: str, limit: int) -> int:
+        """Deletes at most `limit` keys of events handled before a moment, found by their index,
+        so that no prune holds the write lock long; returns how many went."""
+        return self.conn.execute(
+            "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE handled_at < ? LIMIT ?)",
+            [before, limit],
+        ).rowcount
 
     # Users
 
@@ -525,13 +550,7 @@ class Store:
         return ConversationRow(platform, chat_id, user_id, *row)
 
     def save_conversation(self, row: ConversationRow, at: str) -> None:
-        fields = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS, "updated_at")
-        updates = ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
-        self.conn.execute(
-            f"INSERT INTO conversations ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})"
-            f" ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET {updates}",
-            [getattr(row, f) for f in fields[:-1]] + [at],
-        )
+        self.conn.execute(_SAVE_CONVERSATION, [getattr(row, f) for f in _SAVED_FIELDS] + [at])
 
     # Coaching: tip feedback and the roadmap
 

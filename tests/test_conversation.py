@@ -5,6 +5,7 @@ import sqlite3
 
 import pytest
 
+from bot import engine as engine_module
 from bot.engine import Engine
 from bot.events import Event
 from bot.store import Store
@@ -302,13 +303,32 @@ def test_the_flow_machine_is_built_once_and_holds_no_conversations(engine, quest
     assert machine.models == []
 
 
-def test_event_keys_are_forgotten_after_a_week(ann, engine, clock, db_path):
-    ann.send("/assess", key="old")
+def test_event_keys_are_forgotten_after_a_week_in_small_batches_after_a_delivery(
+        ann, engine, clock, db_path, monkeypatch):
+    monkeypatch.setattr(engine_module, "PRUNE_EVERY", 3)
+    monkeypatch.setattr(engine_module, "PRUNE_BATCH", 2)
+
+    def keys() -> list[str]:
+        with sqlite3.connect(db_path) as other:
+            return sorted(k for (k,) in other.execute("SELECT key FROM events"))
+
+    for number in range(5):
+        ann.send("/help", key=f"old-{number}")
     clock.value = "2026-03-10T09:00:00+00:00"
-    engine._handled = 0
-    ann.send("/help", key="new")
-    with sqlite3.connect(db_path) as other:
-        assert [k for (k,) in other.execute("SELECT key FROM events")] == ["new"]
+    ann.send("/help", key="new-0")
+    assert len(keys()) == 6  # handling an update prunes nothing
+    engine.delivered("new-0")  # a start prunes at its first delivery: one batch
+    assert keys() == ["new-0", "old-2", "old-3", "old-4"]
+    for number in range(1, 4):
+        ann.send("/help", key=f"new-{number}")
+        engine.delivered(f"new-{number}")
+    assert keys() == ["new-0", "new-1", "new-2", "new-3", "old-4"]  # the next batch, three events on
+
+
+def test_old_event_keys_are_found_by_an_index(engine):
+    plan = engine.store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT rowid FROM events WHERE handled_at < ? LIMIT 500", ["2026-03-01"]).fetchall()
+    assert "USING COVERING INDEX" in " ".join(row[-1] for row in plan)
 
 
 async def test_the_async_engine_works_off_the_event_loop_on_one_thread(db_path, clock):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,6 +28,8 @@ from tests.drivers.telegram import ANN, BO, free_port, say
 from tests.fakes.slack import FakeSlack, im
 from tests.fakes.telegram import FakeTelegram
 from tests.waiting import DEADLINE
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_two_processes_on_one_file_wait_for_each_other_instead_of_failing(db_path):
@@ -228,3 +233,36 @@ async def test_an_update_that_cannot_be_stored_is_not_confirmed(fake, bot, tmp_p
     with sqlite3.connect(tmp_path / "telegram.db") as db:
         db.execute("DROP TRIGGER refuse")
     await fake.message(ANN, "/restart")
+
+
+DELIVER_AND_DIE = """
+import os, signal, sys
+from bot.engine import Engine
+from bot.events import Event
+from bot.store import Store
+engine = Engine(Store(sys.argv[1]))
+for key in ("k-1", "k-2"):
+    engine.handle(Event("test", "ann", "ann", text="/help", key=key))
+engine.delivered("k-1")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_delivered_mark_survives_the_process_being_killed_and_a_redelivery_gets_no_replies(db_path):
+    """The mark does not wait for the disk, but it is committed: a process that dies right after
+    it keeps it, and after the restart only the update whose replies were never sent is resent."""
+    killed = subprocess.run([sys.executable, "-c", DELIVER_AND_DIE, str(db_path)], cwd=ROOT,
+                            capture_output=True, timeout=DEADLINE * 2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    restarted = Engine(Store(db_path))
+    assert [key for key, *_ in restarted.undelivered("test")] == ["k-2"]
+    assert restarted.handle(Event("test", "ann", "ann", text="/help", key="k-1")) == []
+    assert restarted.handle(Event("test", "ann", "ann", text="/help", key="k-2")) != []
+    restarted.store.close()
+
+
+def test_after_a_delivered_mark_the_next_update_is_committed_durably(engine):
+    ann = ChatClient(engine, "ann")
+    ann.send("/help", key="k-1")
+    engine.delivered("k-1")
+    assert engine.store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
