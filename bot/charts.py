@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 STAGES = 6
 WIDTH, DPI = 5.6, 110  # inches before cropping (a phone shows about 6.5 once labels are added), pixels per inch
+TITLE_WIDTH = 42  # characters of a title's line: about the width of the plot
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
 # Per text rather than through rcParams: charts render on several threads at once.
 PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
@@ -183,11 +185,13 @@ def render_png(chart: Chart) -> bytes:
         _progress(axes, chart)
     else:
         _bars(axes, chart)
-    axes.set_title(chart.title, fontsize=13, loc="left", fontweight="bold", wrap=True, **PLAIN)
+    # A long title (a team's name) wraps rather than widening the picture. Not by matplotlib's
+    # own wrapping: that reads `$…$` as a formula whatever the text says.
+    title = "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in chart.title.splitlines())
+    axes.set_title(title, fontsize=13, loc="left", fontweight="bold", **PLAIN)
     buffer = io.BytesIO()
-    # Cropped to what it shows while saving, which costs less than laying it out first; a long
-    # title (a team's name) wraps rather than widening the picture. Light compression costs far
-    # less than the default, for a somewhat larger file.
+    # Cropped to what it shows while saving, which costs less than laying it out first. Light
+    # compression costs far less than the default, for a somewhat larger file.
     figure.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.12, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
