@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
 STAGES = 6
 WIDTH, DPI = 5.6, 110  # inches before cropping (a phone shows about 6.5 once labels are added), pixels per inch
 TITLE_WIDTH = 42  # characters of a title's line: about the width of the plot
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
-# Per text rather than through rcParams: charts render on several threads at once.
+# Per text rather than through rcParams, which whoever calls `render_png` may have set otherwise.
 PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
 
 
