@@ -51,6 +51,7 @@ from .slack_workspaces import (
 )
 
 log = logging.getLogger(__name__)
+Drawing = tuple[str, Chart, asyncio.Future[bytes]]  # a channel, a chart, and the PNG being drawn for it
 
 PLATFORM = "slack"
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -351,18 +352,26 @@ class SlackAdapter:
     async def deliver(self, event: Event, replies: list[Reply], response_url: str | None = None) -> None:
         """Sends an event's replies; `response_url` is the request's own way back to its person
         (a slash command's, a button's), for what only they should see."""
-        for reply in replies:
-            await self.send(event, reply, response_url)
+        charts: list[Drawing] = []
+        try:
+            for reply in replies:
+                await self.send(event, reply, charts, response_url)
+            for channel, chart, drawing in charts:  # drawn while the texts went: a picture holds up none
+                await self._upload_chart(channel, chart, drawing)
+        finally:
+            for *_, drawing in charts:
+                drawing.cancel()
         if event.user_id and any(r.kind in HOME_KINDS for r in replies):
             channel = event.chat_id if event.private else await self.direct_channel(event.user_id)
             await self.refresh_home(event.user_id, channel, event.workspace)
         if event.key is not None:
             await self.engine.delivered(event.key)
 
-    async def send(self, event: Event, reply: Reply, response_url: str | None = None) -> None:
+    async def send(self, event: Event, reply: Reply, charts: list[Drawing], response_url: str | None = None) -> None:
         """A personal reply in a channel is shown to its person alone; where the bot cannot post
         (a DM between two people, a channel it has not joined), the person still gets the reply
-        through the request's response_url, with how to bring Stagecoach in."""
+        through the request's response_url, with how to bring Stagecoach in. A posted reply's
+        chart starts drawing at once, and is left in `charts` to be uploaded after the texts."""
         channel = reply.to or event.chat_id
         if reply.kind == "notice" or (reply.personal and reply.to is None):
             if response_url:
@@ -380,20 +389,22 @@ class SlackAdapter:
                     return
                 except SlackApiError as error:
                     log.info("posting %s anew: %s", reply.ref, error)
+        if reply.chart is not None:
+            charts.append((channel, reply.chart, asyncio.ensure_future(render(reply.chart))))
         try:
             async with self._limiter(channel):
                 posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except SlackApiError as error:
             if response_url is None or reply.to is not None or error.response.get("error") not in UNREACHABLE:
                 raise
+            if reply.chart is not None:
+                charts.pop()[2].cancel()  # nothing was posted for it to follow
             locale = (await self.profile(event.user_id)).get("locale")
             await self.respond(response_url, reply,
                                await self.engine.message_for(PLATFORM, event.user_id, "cannot_post_slack", locale))
             return
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, channel, posted["ts"])
-        if reply.chart is not None:
-            await self._upload_chart(channel, reply.chart)
 
     async def respond(self, response_url: str, reply: Reply, note: str | None = None) -> None:
         """A reply only its person sees, through the response_url Slack gave with their request."""
@@ -405,11 +416,11 @@ class SlackAdapter:
         if answer.status_code != 200:
             log.warning("response_url answered %s: %s", answer.status_code, answer.body[:200])
 
-    async def _upload_chart(self, channel: str, chart: Chart) -> None:
+    async def _upload_chart(self, channel: str, chart: Chart, drawing: Awaitable[bytes]) -> None:
         """A chart is an extra: one that cannot be drawn or uploaded is left out, and the replies
         after it still go."""
         try:
-            png = await render(chart)
+            png = await drawing
             async with self._limiter(channel):
                 await self.client.files_upload_v2(channel=channel, file=png, filename="stagecoach.png",
                                                   title=chart.title)

@@ -43,6 +43,7 @@ from .layout import button_label, numbered
 from .pacing import Pacing
 
 log = logging.getLogger(__name__)
+Drawing = tuple[str, Chart, asyncio.Future[bytes]]  # a chat, a chart, and the PNG being drawn for it
 # Updates are read raw on purpose (Intake._poll): one the library cannot read must be set aside
 # on its own, not fail the whole batch and stall polling, as Bot.get_updates would.
 warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
@@ -217,10 +218,17 @@ class TelegramAdapter:
         if query is not None:
             failed = any(r.kind == FAILURE for r in replies)
             await self._settle(query, "\n".join(notices)[:200], chosen=not notices, keep=failed)
-        for reply in replies:
-            if reply.kind == "notice" and query is not None:
-                continue
-            await self.send(bot, reply, event)
+        charts: list[Drawing] = []
+        try:
+            for reply in replies:
+                if reply.kind == "notice" and query is not None:
+                    continue
+                await self.send(bot, reply, event, charts)
+            for chat_id, chart, drawing in charts:  # drawn while the texts went: a picture holds up none
+                await self._send_chart(bot, chat_id, chart, drawing)
+        finally:
+            for *_, drawing in charts:
+                drawing.cancel()
 
     async def _settle(self, query: CallbackQuery, notice: str, chosen: bool, keep: bool = False) -> None:
         """Answers a pressed button, and turns its keyboard into a record of the choice; when
@@ -245,24 +253,26 @@ class TelegramAdapter:
         except harmless:
             log.info("message %s was not changed", message.message_id)
 
-    async def send(self, bot: Bot, reply: Reply, event: Event) -> None:
+    async def send(self, bot: Bot, reply: Reply, event: Event, charts: list[Drawing]) -> None:
+        """Posts a reply's text; its chart starts drawing at once, and is left in `charts` to be
+        sent after the texts."""
         chat_id = reply.to or event.chat_id
         private = reply.to is None and event.private
         text = render_text(reply)
         markup = self.keyboard(reply.options, private, bot.username)
         if reply.ref is not None and await self._edit_posted(bot, reply.ref, chat_id, text, markup):
             return
+        if reply.chart is not None:
+            charts.append((chat_id, reply.chart, asyncio.ensure_future(render(reply.chart))))
         message = await bot.send_message(int(chat_id), text, parse_mode="HTML", reply_markup=markup)
         if reply.ref is not None:
             await self.engine.remember_message(PLATFORM, reply.ref, chat_id, str(message.message_id))
-        if reply.chart is not None:
-            await self._send_chart(bot, chat_id, reply.chart)
 
-    async def _send_chart(self, bot: Bot, chat_id: str, chart: Chart) -> None:
+    async def _send_chart(self, bot: Bot, chat_id: str, chart: Chart, drawing: Awaitable[bytes]) -> None:
         """A chart is an extra: one that cannot be drawn or sent is left out, and the replies
         after it still go."""
         try:
-            png = await render(chart)
+            png = await drawing
             await bot.send_photo(int(chat_id), png, caption=html.escape(chart.title)[:1024], parse_mode="HTML")
         except Exception as error:
             log.warning("chart for chat %s left out: %r", chat_id, error)

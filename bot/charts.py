@@ -1,24 +1,35 @@
 """Charts as PNG: a neutral description the engine builds, and a headless renderer for adapters.
 
 The engine puts a `Chart` in a reply (words already in the person's language); an adapter calls
-`render_png` when it needs the picture, off its event loop. Titles, labels and legends carry
-names people chose (a team, a group), so every string is drawn as plain text: `$…$` is never
-read as a formula, and TeX is never run.
+`render`, which draws it in a process of its own (the renderer): matplotlib is imported only
+there, and a chart costs the bot's interpreter no processor time, so nobody's next question waits
+behind one. Titles, labels and legends carry names people chose (a team, a group), so every
+string is drawn as plain text: `$…$` is never read as a formula, and TeX is never run.
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 STAGES = 6
+WIDTH, DPI = 5.6, 110  # inches before cropping (a phone shows about 6.5 once labels are added), pixels per inch
+TITLE_WIDTH = 42  # characters of a title's line: about the width of the plot
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
-# Per text rather than through rcParams: charts render on several threads at once.
+# Per text rather than through rcParams, which whoever calls `render_png` may have set otherwise.
 PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
 
 
@@ -51,37 +62,139 @@ class Chart:
         )
 
 
-_RENDERING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stagecoach-charts")
+class RendererGone(RuntimeError):
+    """The renderer process ended (killed, out of memory, stopped) before it sent the chart."""
+
+
+class Renderer:
+    """One long-lived process that draws charts one after the other (`python -m bot.charts`), fed
+    by a thread of its own so that the event loop never waits on it. It starts with the first
+    chart, or earlier with `start`; one that died fails the chart it held, and the next chart
+    starts a new one. `stop` ends it for good."""
+
+    def __init__(self) -> None:
+        self._feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stagecoach-renderer")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Starts the process, and matplotlib in it, before a person's chart needs them."""
+        self._feeder.submit(self._running)
+
+    async def render(self, chart: Chart) -> bytes:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._feeder, self._draw, chart)
+        except RendererGone:
+            if self._stopped:  # ended by `stop` in the middle of this chart: dropped like the rest
+                raise asyncio.CancelledError from None
+            raise
+
+    async def pid(self) -> int:
+        """The id of the process that draws (never this one)."""
+        return (await asyncio.get_running_loop().run_in_executor(self._feeder, self._running)).pid
+
+    def stop(self) -> None:
+        """Drops the charts not yet drawn and ends the process at once: a stop waits for no chart."""
+        self._stopped = True
+        self._feeder.shutdown(wait=False, cancel_futures=True)
+        if self._process is not None:
+            self._process.kill()
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._stopped:
+            raise RendererGone("the renderer was stopped")
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen([sys.executable, "-m", "bot.charts"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, cwd=Path(__file__).parents[1])
+        return self._process
+
+    def _draw(self, chart: Chart) -> bytes:
+        process = self._running()
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(json.dumps(chart.to_dict()).encode() + b"\n")
+            process.stdin.flush()
+            status, size = process.stdout.readline().split()
+            body = process.stdout.read(int(size))
+            if len(body) != int(size):
+                raise EOFError(f"{len(body)} of {int(size)} bytes")
+        except (OSError, ValueError, EOFError) as error:
+            process.kill()
+            process.wait()
+            raise RendererGone(f"renderer {process.pid} ended: {error!r}") from error
+        if status != b"ok":
+            raise ValueError(f"renderer {process.pid} could not draw the chart: {body.decode(errors='replace')}")
+        return body
+
+
+def serve(charts: BinaryIO, pictures: BinaryIO) -> None:
+    """The renderer's loop: a chart as a line of JSON in; `ok <size>` (or `error <size>`) and that
+    many bytes out. It ends when its input does, that is when the bot stops or dies. Ctrl-C is
+    for the bot, which stops the renderer."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    render_png(Chart("bars", "0", ("0",) * 9, ("0",) * STAGES, ((1, 2, 3, 4, 5, 6, None, 1, 2),)))  # warm up
+    # What lives on (matplotlib itself) is set aside once, so that collecting each chart's
+    # figure right after it costs about a millisecond; left to itself, memory grows by half.
+    gc.collect()
+    gc.freeze()
+    for line in charts:
+        try:
+            status, body = b"ok", render_png(Chart.from_dict(json.loads(line)))
+        except Exception as error:
+            status, body = b"error", repr(error).encode()
+        gc.collect()
+        try:
+            pictures.write(b"%s %d\n" % (status, len(body)) + body)
+            pictures.flush()
+        except BrokenPipeError:
+            return
+
+
+_RENDERER = Renderer()
 
 
 async def render(chart: Chart) -> bytes:
-    """`render_png` off the event loop, on threads of its own: a stop can drop the charts still
-    queued (`stop_rendering`) instead of waiting for them, as the loop's default pool would."""
-    return await asyncio.get_running_loop().run_in_executor(_RENDERING, render_png, chart)
+    """The chart as PNG, drawn by the renderer process."""
+    return await _RENDERER.render(chart)
+
+
+def start_rendering() -> None:
+    """Starts the renderer ahead of the first chart, so that no person waits for matplotlib to load."""
+    _RENDERER.start()
 
 
 def stop_rendering() -> None:
-    """Drops the charts not yet started: their replies count as unsent, and go out after a restart."""
-    _RENDERING.shutdown(wait=False, cancel_futures=True)
+    """Drops the charts not yet drawn: their replies count as unsent, and go out after a restart."""
+    _RENDERER.stop()
+
+
+async def renderer_pid() -> int:
+    """The id of the renderer process."""
+    return await _RENDERER.pid()
 
 
 def render_png(chart: Chart) -> bytes:
-    """Draws a chart headless (Agg) at phone-readable size; about a tenth of a second."""
+    """Draws a chart headless (Agg) for a phone: cropped to what it shows, labels included, at a
+    resolution that keeps 8 pt text legible; about a fifth of a second of processor time."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 0.55 * max(len(chart.labels), 4) + 2.2), dpi=140)
+    figure = Figure(figsize=(WIDTH, 0.55 * max(len(chart.labels), 4) + 2.2), dpi=DPI)
     axes = figure.add_subplot()
     if chart.kind == "progress":
         _progress(axes, chart)
     else:
         _bars(axes, chart)
-    axes.set_title(chart.title, fontsize=13, loc="left", fontweight="bold", **PLAIN)
-    figure.tight_layout()
+    # A long title (a team's name) wraps rather than widening the picture. Not by matplotlib's
+    # own wrapping: that reads `$…$` as a formula whatever the text says.
+    title = "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in chart.title.splitlines())
+    axes.set_title(title, fontsize=13, loc="left", fontweight="bold", **PLAIN)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    # Cropped to what it shows while saving, which costs less than laying it out first. Light
+    # compression costs far less than the default, for a somewhat larger file.
+    figure.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.12, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
@@ -129,3 +242,10 @@ def _progress(axes: Axes, chart: Chart) -> None:
     axes.set_yticks(range(1, STAGES + 1), [f"{n} {name}" for n, name in enumerate(chart.stage_names, 1)],
                     fontsize=9, **PLAIN)
     axes.grid(axis="y", color="#dddddd")
+
+
+if __name__ == "__main__":
+    # Replies go out on a copy of stdout; anything printed by mistake goes to stderr instead.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, replies)

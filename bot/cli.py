@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import database
-from .charts import stop_rendering
+from .charts import start_rendering, stop_rendering
 from .engine import AsyncEngine, Engine
 from .events import Reply
 from .store import Store
@@ -93,6 +93,7 @@ async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: boo
     from .scheduler import Scheduler
 
     stopping = _stopping_on_signals()
+    start_rendering()  # matplotlib loads in the renderer while the platforms start, not in a person's wait
     senders = {}
     stops: list[Callable[[], Awaitable[None]]] = []
     if telegram_token:

@@ -8,8 +8,13 @@ decides how long a broken bot takes to fail, never whether a slow one passes.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import struct
 import subprocess
+import termios
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -66,3 +71,21 @@ async def exited(process: subprocess.Popen, seconds: float = DEADLINE) -> int:
     """Waits for a process to end without blocking the event loop, where the fake platform it
     may still be talking to runs; returns its exit code."""
     return await asyncio.to_thread(process.wait, seconds)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs; one that ended and was not yet reaped does not."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def unread(pid: int) -> int:
+    """Bytes written to a process's standard input that it has not read yet, as a chart handed
+    to a paused renderer: a condition to wait for instead of a moment."""
+    pipe = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(pipe, termios.FIONREAD, b"\0" * 4))[0])
+    finally:
+        os.close(pipe)
