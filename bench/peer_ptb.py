@@ -260,12 +260,13 @@ async def _robots(users: int, photo: bool, seed: int) -> None:
     await expect_line("go")
     questions = len(default_catalogs()["en"].questions)
     latencies: list[float] = []
-    connections = len(fake.connections)
+    connections, requests = len(fake.connections), len(fake.calls)
     started = time.perf_counter()
     ends = await asyncio.gather(*(person(fake, 1000 + user, questions, photo, random.Random(seed * 100_003 + user),
                                          latencies) for user in range(users)))
     say("result " + json.dumps({"seconds": max(ends) - started, "latencies": latencies,
-                                "connections": len(fake.connections) - connections}))
+                                "connections": len(fake.connections) - connections,
+                                "requests": len(fake.calls) - requests}))
     await expect_line("stop")
     await fake.stop()
 
@@ -319,7 +320,8 @@ class Run:
     children_cpu: float
     peak: int  # bytes, VmHWM of the bot process
     children_peak: int  # bytes, the most its child processes held at once (their VmHWM)
-    connections: int
+    connections: int  # opened during the run, for `requests` requests: kept alive, few
+    requests: int
     seconds: float
 
 
@@ -483,7 +485,7 @@ def run_once(name: str, users: int, seed: int) -> Run:
     latencies = result["latencies"]
     return Run(name, users, users / result["seconds"], percentile(latencies, 0.5), percentile(latencies, 0.99),
                (own + children) / users, children / users, peak, usage.children_peak, result["connections"],
-               result["seconds"])
+               result["requests"], result["seconds"])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -495,14 +497,15 @@ def describe(run: Run) -> str:
     return (f"N={run.users:<5} {run.bot:10} {run.rate:6.2f} assessments/s  next question p50 {_s(run.p50)}"
             f" p99 {_s(run.p99)}  processor {run.cpu * 1000:5.0f} ms/assessment"
             f" (children {run.children_cpu * 1000:.0f} ms)  peak {run.peak / 1e6:4.0f} MB"
-            f" (children {run.children_peak / 1e6:.0f} MB)  {run.connections} connections  {run.seconds:.1f} s")
+            f" (children {run.children_peak / 1e6:.0f} MB)  {run.connections} connections for {run.requests} requests"
+            f"  {run.seconds:.1f} s")
 
 
 def _s(seconds: float) -> str:
     return f"{seconds * 1000:5.0f} ms" if seconds < 1 else f"{seconds:5.2f} s "
 
 
-def table(runs: list[Run]) -> None:
+def table(runs: list[Run], heading: bool = True) -> None:
     """Medians per N and bot, with Stagecoach's figure as a multiple of the peer's."""
     figures = (
         ("assessments/s", lambda r: r.rate, lambda v: f"{v:.2f}"),
@@ -513,7 +516,8 @@ def table(runs: list[Run]) -> None:
         ("peak memory (bot process)", lambda r: r.peak, lambda v: f"{v / 1e6:.0f} MB"),
         ("  child processes at once", lambda r: r.children_peak, lambda v: f"{v / 1e6:.0f} MB"),
     )
-    print("\n| N users at once | figure | Stagecoach | plain PTB, durable | ratio |\n|---|---|---|---|---|")
+    if heading:
+        print("\n| N users at once | figure | Stagecoach | plain PTB, durable | ratio |\n|---|---|---|---|---|")
     for users in sorted({r.users for r in runs}):
         for label, value, show in figures:
             ours = statistics.median(value(r) for r in runs if r.users == users and r.bot == "stagecoach")
@@ -527,6 +531,7 @@ def main() -> None:
     parser.add_argument("--users", default="40,200,1000", help="people at once, comma-separated")
     parser.add_argument("--runs", type=int, help="alternated runs per bot at each N (default: 3, and 1 at 1,000)")
     arguments = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stops the bot and the fake on the way out
     runs: list[Run] = []
     started = time.monotonic()
     for users in (int(u) for u in arguments.users.split(",")):
@@ -535,7 +540,10 @@ def main() -> None:
             for name in order:
                 runs.append(run_once(name, users, seed=number + 1))
                 print(describe(runs[-1]), flush=True)
-    table(runs)
+        table([r for r in runs if r.users == users])  # so far, in case a long run is cut short
+        print(flush=True)
+    if len({r.users for r in runs}) > 1:
+        table(runs)
     print(f"\n{len(runs)} runs in {time.monotonic() - started:.0f} s")
 
 
