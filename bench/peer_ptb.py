@@ -46,7 +46,6 @@ from bot.catalog import STAGE_COUNT, Catalog, Question, default_catalogs  # noqa
 DEADLINE = 300.0  # for one person's next message: only a broken bot takes this long
 STOP_SECONDS = 20.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # The peer: python-telegram-bot as its documentation shows it, with durable answers
@@ -114,7 +113,8 @@ def peer_bot() -> None:
     """The peer bot: `/assess` starts a ConversationHandler with one state, the question number
     in `context.user_data` and on the buttons; every press is stored, answered, shown on the
     question, and followed by the next question, or the stage at the end. Reads
-    TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL and PEER_DB.
+    TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL and PEER_DB. SQLite runs on a single-thread executor
+    that owns the one connection (Answers), off the event loop.
 
     A press is also an entry point: with concurrent updates the conversation's state is set only
     when `/assess`'s handler returns, after its question went out, so a quick press could find
