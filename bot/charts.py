@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -105,7 +106,8 @@ class Renderer:
             raise RendererGone("the renderer was stopped")
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen([sys.executable, "-m", "bot.charts"], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, cwd=Path(__file__).parents[1])
+                                             stdout=subprocess.PIPE, cwd=Path(__file__).parents[1],
+                                             env=_without_secrets(os.environ))
         return self._process
 
     def _draw(self, chart: Chart) -> bytes:
@@ -156,6 +158,13 @@ _RENDERER = Renderer()
 async def render(chart: Chart) -> bytes:
     """The chart as PNG, drawn by the renderer process."""
     return await _RENDERER.render(chart)
+
+
+def _without_secrets(environment: Mapping[str, str]) -> dict[str, str]:
+    """The renderer draws pictures: it gets no platform token, secret or database address."""
+    secret = ("TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
+    return {name: value for name, value in environment.items()
+            if not name.startswith(("SLACK_", "TELEGRAM_")) and not any(word in name for word in secret)}
 
 
 def start_rendering() -> None:

@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     database.check(args.db)
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Both log every request or transition at INFO: lines by the thousand that tell an operator nothing.
+    for chatty in ("httpx", "transitions"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     engine = AsyncEngine(lambda: open_engine(args.db))
     try:
         asyncio.run(serve(engine, telegram_token, bool(slack_token)))

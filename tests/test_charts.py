@@ -72,6 +72,7 @@ async def main():
     png = await charts.render(render.bars_chart(catalog, "Team", [{d.id: 3 for d in catalog.dimensions}]))
     print(json.dumps({"png": png[:8].hex(), "size": len(png), "bot": os.getpid(),
                       "renderer": await charts.renderer_pid(),
+                      "renderer_env": open(f"/proc/{await charts.renderer_pid()}/environ", "rb").read().hex(),
                       "loaded": sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")}),
           flush=True)
     if sys.argv[1:] == ["stay"]:
@@ -83,11 +84,17 @@ asyncio.run(main())
 
 def test_a_chart_is_drawn_by_a_process_of_its_own_and_matplotlib_stays_out_of_the_bot():
     """In a fresh interpreter, as the bot starts: through the same call the adapters make."""
-    done = subprocess.run([sys.executable, "-c", BOT], capture_output=True, text=True, timeout=DEADLINE, check=True)
+    secrets = {"TELEGRAM_BOT_TOKEN": "123:telegram-token", "SLACK_SIGNING_SECRET": "slack-secret",
+               "STAGECOACH_DATABASE_URL": "postgresql://bot:password@db/stagecoach"}
+    done = subprocess.run([sys.executable, "-c", BOT], capture_output=True, text=True, timeout=DEADLINE, check=True,
+                          env={**os.environ, **secrets})
     seen = json.loads(done.stdout)
     assert bytes.fromhex(seen["png"]) == PNG and seen["size"] > 10_000
     assert seen["renderer"] != seen["bot"]
     assert seen["loaded"] == []
+    renderer_env = bytes.fromhex(seen["renderer_env"]).decode()
+    assert "PATH=" in renderer_env  # what it needs to run, but none of the bot's secrets
+    assert not [value for value in secrets.values() if value in renderer_env]
 
 
 async def test_the_renderer_ends_with_the_bot_even_when_the_bot_is_killed():
