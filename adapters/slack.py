@@ -35,6 +35,7 @@ from bot.charts import Chart, render
 from bot.commands import Style, spell
 from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Person, Reply
+from bot.registry import USAGE
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
@@ -254,7 +255,7 @@ class SlackAdapter:
     async def on_command(self, command: dict, key: str) -> None:
         channel, user = command["channel_id"], command["user_id"]
         text = command.get("text", "")
-        words = unescape(MENTION.sub(r"@\1", text)).strip() or "help"
+        words = unescape(MENTION.sub(r"@\1", text)).strip() or USAGE.name
         private = channel.startswith("D")
         event = await self.event_for(
             user, channel, text=f"/{words}", key=key,

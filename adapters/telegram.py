@@ -39,6 +39,7 @@ from bot.charts import Chart, render
 from bot.commands import TELEGRAM, spell
 from bot.engine import FAILURE, AsyncEngine
 from bot.events import Event, Option, Person, Reply
+from bot.registry import menu
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
@@ -56,7 +57,6 @@ MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
 ALLOWED_UPDATES = ["message", "callback_query"]
 ADAPTER, INTAKE = "stagecoach.adapter", "stagecoach.intake"
-COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
 
 
 class FloodLimiter(AIORateLimiter):
@@ -313,7 +313,7 @@ def render_text(reply: Reply) -> str:
 async def register_commands(application: Application, catalogs: dict[str, Catalog]) -> None:
     """The command menu in every language the content has; English is also the default."""
     for lang, catalog in catalogs.items():
-        commands = [BotCommand(c, catalog.message(f"command_{c}")) for c in COMMANDS]
+        commands = [BotCommand(command, description) for command, description in menu(catalog, TELEGRAM.joiner)]
         await application.bot.set_my_commands(commands, language_code=lang)
         if lang == "en":
             await application.bot.set_my_commands(commands)

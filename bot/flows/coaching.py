@@ -3,184 +3,216 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from transitions import EventData
-
 from .. import coaching, render
 from ..catalog import STAGE_COUNT, Tip
 from ..coaching import Profile
-from ..model import ConversationBase, as_choice
+from ..model import Chat, as_choice
 from ..scoring import Result
-from .assessment import answering, quick_values
+from .assessment import Questions, answering, quick_values
 
 STATES = ["coaching", "quick_checking"]
 
 TRANSITIONS = [
-    {"trigger": "tips", "source": "*", "dest": "coaching",
-     "conditions": "has_profile", "after": "offer_tip"},
-    {"trigger": "tips", "source": "*", "dest": None, "after": ["offer_quick_check", "reask"]},
-    {"trigger": "why", "source": "*", "dest": None,
-     "conditions": "has_tip", "after": "explain_tip"},
-    {"trigger": "done", "source": "*", "dest": None,
-     "conditions": "has_tip", "after": "mark_tip_done"},
+    # A tip on screen, or (with no stage known yet) a quick check of three questions first.
+    {"trigger": "tips", "source": "*", "dest": "coaching", "conditions": "coaching.has_profile",
+     "after": "coaching.offer_tip"},
+    {"trigger": "pick_stage", "source": "*", "dest": "coaching", "conditions": "coaching.picks_a_stage",
+     "after": ["coaching.set_picked_stage", "coaching.offer_tip"]},
     {"trigger": "dismiss", "source": "*", "dest": "coaching",
-     "conditions": ["has_tip", "has_profile"], "after": ["mark_tip_dismissed", "offer_tip"]},
-    {"trigger": "why", "source": "*", "dest": None, "after": ["explain_no_tip", "reask"]},
-    {"trigger": "done", "source": "*", "dest": None, "after": ["explain_no_tip", "reask"]},
-    {"trigger": "dismiss", "source": "*", "dest": None, "after": ["explain_no_tip", "reask"]},
-    {"trigger": "pick_stage", "source": "*", "dest": "coaching",
-     "conditions": "picks_a_stage", "after": ["set_picked_stage", "offer_tip"]},
-    {"trigger": "pick_stage", "source": "*", "dest": None, "after": "offer_stage_picker"},
-    {"trigger": "roadmap", "source": "*", "dest": None,
-     "conditions": "has_profile", "after": ["show_roadmap", "reask"]},
-    {"trigger": "roadmap", "source": "*", "dest": None, "after": ["offer_quick_check", "reask"]},
-    {"trigger": "roadmap_done", "source": "*", "dest": None,
-     "conditions": "has_profile", "after": ["mark_roadmap_item", "show_roadmap"]},
-    {"trigger": "roadmap_done", "source": "*", "dest": None, "after": ["offer_quick_check", "reask"]},
-    {"trigger": "quick_check", "source": "*", "dest": "quick_checking", "after": "begin_quick_check"},
+     "conditions": ["coaching.has_tip", "coaching.has_profile"],
+     "after": ["coaching.mark_tip_dismissed", "coaching.offer_tip"]},
+    {"trigger": "quick_check", "source": "*", "dest": "quick_checking", "after": "coaching.begin_quick_check"},
+    *answering("quick_checking", done="coaching", finish=["coaching.finish_quick_check", "coaching.offer_tip"]),
     # Typed words while a tip is on screen.
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "asks_more", "after": "offer_tip"},
+     "conditions": "chat.stale", "after": "menu.explain_old_button"},
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "asks_why", "after": "explain_tip"},
+     "conditions": "coaching.asks_more", "after": "coaching.offer_tip"},
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "says_done", "after": "mark_tip_done"},
+     "conditions": "coaching.asks_why", "after": "coaching.explain_tip"},
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "says_not_for_us", "after": ["mark_tip_dismissed", "offer_tip"]},
-    {"trigger": "message", "source": "coaching", "dest": None, "after": "explain_coaching"},
-    # The quick check: three questions, answered like the assessment's.
-    *answering("quick_checking", done="coaching", finish=["finish_quick_check", "offer_tip"]),
+     "conditions": "coaching.says_done", "after": "coaching.mark_tip_done"},
+    {"trigger": "message", "source": "coaching", "dest": None,
+     "conditions": "coaching.says_not_for_us", "after": ["coaching.mark_tip_dismissed", "coaching.offer_tip"]},
+    {"trigger": "message", "source": "coaching", "dest": None, "after": "coaching.explain_coaching"},
 ]
 
 
-class CoachingActions(ConversationBase):
+class Coaching:
+    """Tips for the person's stage, their feedback on them, and the roadmap to the next stage."""
+
+    def __init__(self, chat: Chat, questions: Questions) -> None:
+        self.chat = chat
+        self.questions = questions
+
     @cached_property
     def profile(self) -> Profile | None:
         """A stage picked or found by the quick check wins; else the latest full result."""
-        if self.row.coach_stage is not None:
-            return Profile.decode(self.row.coach_stage, self.row.coach_focus)
-        latest = self.store.finished_assessments(*self.who, limit=1)
+        row = self.chat.row
+        if row.coach_stage is not None:
+            return Profile.decode(row.coach_stage, row.coach_focus)
+        latest = self.chat.store.finished_assessments(*self.chat.who, limit=1)
         if latest and latest[0].result:
             return coaching.from_result(Result.from_dict(latest[0].result))
         return None
 
-    def _forget_profile(self) -> None:
+    def _set_profile(self, stage: int, focus: str) -> None:
+        self.chat.row.coach_stage, self.chat.row.coach_focus = stage, focus
         self.__dict__.pop("profile", None)
 
-    def has_profile(self, event: EventData) -> bool:
+    def has_profile(self) -> bool:
         return self.profile is not None
 
-    def _tip_meant(self, event: EventData) -> Tip | None:
+    @cached_property
+    def tip_meant(self) -> Tip | None:
         """The tip a button names, else the one last shown."""
-        named = (event.kwargs.get("arg") or "").strip()
-        for tip_id in (named, self.row.tip_id):
+        for tip_id in (self.chat.arg.strip(), self.chat.row.tip_id):
             if tip_id:
-                try:
-                    return self.catalog.tip(tip_id)
-                except KeyError:
-                    continue
+                found = self.chat.catalog.find_tip(tip_id)
+                if found is not None:
+                    return found
         return None
 
-    def has_tip(self, event: EventData) -> bool:
-        return self._tip_meant(event) is not None
+    def has_tip(self) -> bool:
+        return self.tip_meant is not None
 
-    def offer_tip(self, event: EventData) -> None:
-        profile = self.profile
+    def asks_more(self) -> bool:
+        return self.chat.says("more_words")
+
+    def asks_why(self) -> bool:
+        return self.chat.says("why_words")
+
+    def says_done(self) -> bool:
+        return self.chat.says("done_words")
+
+    def says_not_for_us(self) -> bool:
+        return self.chat.says("not_for_us_words")
+
+    def picks_a_stage(self) -> bool:
+        return as_choice(self.chat.arg) in range(1, STAGE_COUNT + 1)
+
+    # Tips
+
+    def offer_tip(self) -> None:
+        chat, profile = self.chat, self.profile
         if profile is None:
-            self.offer_stage_picker(event)
+            self.offer_stage_picker()
             return
-        tip, new_round = coaching.choose_tip(self.catalog, profile, self.store.tip_statuses(*self.who))
+        tip, new_round = coaching.choose_tip(chat.catalog, profile, chat.store.tip_statuses(*chat.who))
         if tip is None:
-            self.say("tips_exhausted", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
+            chat.say("tips_exhausted", stage=profile.stage, name=chat.catalog.stage(profile.stage).name)
             return
         if new_round:
-            self.store.clear_shown_tips(*self.who, [t.id for t in coaching.tip_pool(self.catalog, profile)])
-            self.say("tips_round_again")
-        self.store.set_tip_status(*self.who, tip.id, "shown", self.turn.now)
-        self.row.tip_id = tip.id
-        self.replies.append(render.tip(self.catalog, tip))
+            chat.store.clear_shown_tips(*chat.who, [t.id for t in coaching.tip_pool(chat.catalog, profile)])
+            chat.say("tips_round_again")
+        chat.store.set_tip_status(*chat.who, tip.id, "shown", chat.turn.now)
+        chat.row.tip_id = tip.id
+        self.__dict__.pop("tip_meant", None)
+        chat.replies.append(render.tip(chat.catalog, tip))
 
-    def explain_tip(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
+    def _meant(self) -> Tip:
+        tip = self.tip_meant
         assert tip is not None
-        self.replies.append(render.tip_why(self.catalog, tip, self.profile))
+        return tip
 
-    def mark_tip_done(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
-        assert tip is not None
-        self.store.set_tip_status(*self.who, tip.id, "done", self.turn.now)
-        self.replies.append(render.tip_feedback(self.catalog, "tip_done"))
+    def explain_tip(self) -> None:
+        self.chat.replies.append(render.tip_why(self.chat.catalog, self._meant(), self.profile))
 
-    def mark_tip_dismissed(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
-        assert tip is not None
-        self.store.set_tip_status(*self.who, tip.id, "dismissed", self.turn.now)
-        self.say("tip_dismissed")
+    def mark_tip_done(self) -> None:
+        chat = self.chat
+        chat.store.set_tip_status(*chat.who, self._meant().id, "done", chat.turn.now)
+        chat.replies.append(render.tip_feedback(chat.catalog, "tip_done"))
 
-    def explain_no_tip(self, event: EventData) -> None:
-        self.say("no_tip_yet")
+    def mark_tip_dismissed(self) -> None:
+        chat = self.chat
+        chat.store.set_tip_status(*chat.who, self._meant().id, "dismissed", chat.turn.now)
+        chat.say("tip_dismissed")
 
-    def explain_coaching(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
-        self.replies.append(render.coaching_hint(self.catalog, tip))
+    def explain_no_tip(self) -> None:
+        self.chat.say("no_tip_yet")
 
-    def asks_more(self, event: EventData) -> bool:
-        return self.says("more_words")
+    def explain_coaching(self) -> None:
+        self.chat.replies.append(render.coaching_hint(self.chat.catalog, self.tip_meant))
 
-    def asks_why(self, event: EventData) -> bool:
-        return self.says("why_words")
+    def why(self) -> None:
+        """Why the tip meant fits them (`/tips why`)."""
+        if self.has_tip():
+            self.explain_tip()
+        else:
+            self.explain_no_tip()
+            self.chat.reask()
 
-    def says_done(self, event: EventData) -> bool:
-        return self.says("done_words")
+    def done(self) -> None:
+        """The tip meant is done (`/tips done`)."""
+        if self.has_tip():
+            self.mark_tip_done()
+        else:
+            self.explain_no_tip()
+            self.chat.reask()
 
-    def says_not_for_us(self, event: EventData) -> bool:
-        return self.says("not_for_us_words")
+    # A stage to coach from: picked, or found by the quick check
 
-    def offer_quick_check(self, event: EventData) -> None:
-        self.replies.append(render.no_profile(self.catalog))
+    def offer_quick_check(self) -> None:
+        self.chat.replies.append(render.no_profile(self.chat.catalog))
 
-    def offer_stage_picker(self, event: EventData) -> None:
-        self.replies.append(render.stage_picker(self.catalog))
+    def offer_stage_picker(self) -> None:
+        self.chat.replies.append(render.stage_picker(self.chat.catalog))
 
-    def picks_a_stage(self, event: EventData) -> bool:
-        return as_choice(event.kwargs.get("arg") or "") in range(1, STAGE_COUNT + 1)
-
-    def set_picked_stage(self, event: EventData) -> None:
-        stage = as_choice(event.kwargs["arg"])
+    def set_picked_stage(self) -> None:
+        stage = as_choice(self.chat.arg)
         assert stage is not None
-        self.row.coach_stage, self.row.coach_focus = stage, ""
-        self._forget_profile()
-        self.say("stage_picked", stage=stage, name=self.catalog.stage(stage).name)
+        self._set_profile(stage, "")
+        self.chat.say("stage_picked", stage=stage, name=self.chat.catalog.stage(stage).name)
 
-    def begin_quick_check(self, event: EventData) -> None:
-        self.row.quick, self.row.cursor = "0" * len(coaching.QUICK_CHECK), 0
-        self.ask(event, intro=self.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
+    def begin_quick_check(self) -> None:
+        row = self.chat.row
+        row.quick, row.cursor = "0" * len(coaching.QUICK_CHECK), 0
+        self.questions.ask(intro=self.chat.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
 
-    def finish_quick_check(self, event: EventData) -> None:
-        profile = coaching.quick_profile(self.catalog, quick_values(self.row.quick))
-        self.row.quick, self.row.cursor = "", 0
+    def finish_quick_check(self) -> None:
+        chat, row = self.chat, self.chat.row
+        profile = coaching.quick_profile(chat.catalog, quick_values(row.quick))
+        row.quick, row.cursor = "", 0
         if profile is None:
-            self.say("quick_unknown")
+            chat.say("quick_unknown")
             return
-        self.row.coach_stage, self.row.coach_focus = profile.stage, profile.encode()
-        self._forget_profile()
-        self.say("quick_result", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
+        self._set_profile(profile.stage, profile.encode())
+        chat.say("quick_result", stage=profile.stage, name=chat.catalog.stage(profile.stage).name)
 
-    def show_roadmap(self, event: EventData) -> None:
-        profile = self.profile
+    # The roadmap
+
+    def roadmap(self) -> None:
+        """The moves to the next stage (`/roadmap`), or the way to a stage first."""
+        if self.profile is None:
+            self.offer_quick_check()
+        else:
+            self.show_roadmap()
+
+    def roadmap_done(self) -> None:
+        """A move done (`/roadmap done 3`), then the roadmap again."""
+        if self.profile is None:
+            self.offer_quick_check()
+            self.chat.reask()
+        else:
+            self.mark_roadmap_item()
+            self.show_roadmap()
+
+    def show_roadmap(self) -> None:
+        chat, profile = self.chat, self.profile
         assert profile is not None
-        statuses = self.store.tip_statuses(*self.who)
+        statuses = chat.store.tip_statuses(*chat.who)
         tips_done = sum(1 for s in statuses.values() if s == "done")
-        moves = coaching.roadmap(self.catalog, profile, self.store.roadmap_done(*self.who))
-        self.replies.append(render.roadmap(self.catalog, profile, moves, tips_done))
+        moves = coaching.roadmap(chat.catalog, profile, chat.store.roadmap_done(*chat.who))
+        chat.replies.append(render.roadmap(chat.catalog, profile, moves, tips_done))
 
-    def mark_roadmap_item(self, event: EventData) -> None:
-        profile = self.profile
+    def mark_roadmap_item(self) -> None:
+        chat, profile = self.chat, self.profile
         assert profile is not None
-        items = self.catalog.stage(profile.stage).checklist
-        wanted = (event.kwargs.get("arg") or "").strip()
+        items = chat.catalog.stage(profile.stage).checklist
+        wanted = chat.arg.strip()
         number = int(wanted) if wanted.isdecimal() and len(wanted) < 4 else None
         item = next((i for n, i in enumerate(items, 1) if i.id == wanted or n == number), None)
         if item is None:
-            self.say("roadmap_unknown_item", count=len(items))
+            chat.say("roadmap_unknown_item", count=len(items))
             return
-        self.store.mark_roadmap_item(*self.who, item.id, self.turn.now)
+        chat.store.mark_roadmap_item(*chat.who, item.id, chat.turn.now)

@@ -5,40 +5,20 @@ this flow only changes subscriptions, previews, and takes the channel's feedback
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from transitions import EventData
 
 from .. import coaching, render
 from ..catalog import Catalog, Tip
 from ..coaching import Profile
-from ..model import ConversationBase
+from ..events import ReplyKind
+from ..model import Chat
 from ..store import Store, Subscription
 from ..teams import MIN_VISIBLE, TeamResult
 from ..weekly import DEFAULT_TIME, DEFAULT_WEEKDAY, DEFAULT_ZONE, Schedule, parse_settings
 
-STATES: list[str] = []
-ANNOUNCEMENT = "announcement"  # a change the whole channel should see
 CHANNEL = "#channel"  # the user id under which a channel's own tip feedback is kept
-
-MANAGING = ["weekly_subscribe", "weekly_now", "weekly_pause", "weekly_resume", "weekly_stop"]
-
-TRANSITIONS = [
-    *({"trigger": t, "source": "*", "dest": None, "unless": "may_manage_weekly",
-       "after": ["refuse_weekly", "reask"]} for t in MANAGING),
-    {"trigger": "weekly_subscribe", "source": "*", "dest": None, "after": ["subscribe_weekly", "reask"]},
-    {"trigger": "weekly_status", "source": "*", "dest": None, "after": ["show_weekly", "reask"]},
-    {"trigger": "weekly_preview", "source": "*", "dest": None, "after": ["preview_weekly", "reask"]},
-    {"trigger": "weekly_now", "source": "*", "dest": None, "after": ["send_weekly_now", "reask"]},
-    {"trigger": "weekly_pause", "source": "*", "dest": None, "after": ["pause_weekly", "reask"]},
-    {"trigger": "weekly_resume", "source": "*", "dest": None, "after": ["resume_weekly", "reask"]},
-    {"trigger": "weekly_stop", "source": "*", "dest": None, "after": ["stop_weekly", "reask"]},
-    {"trigger": "weekly_history", "source": "*", "dest": None, "after": ["show_weekly_history", "reask"]},
-    {"trigger": "weekly_done", "source": "*", "dest": None, "after": "mark_weekly_done"},
-    {"trigger": "weekly_dismiss", "source": "*", "dest": None, "after": "mark_weekly_dismissed"},
-    {"trigger": "champion_add", "source": "*", "dest": None, "after": ["add_champion", "reask"]},
-]
 
 
 def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) -> Profile | None:
@@ -90,25 +70,40 @@ def replan_week(store: Store, subscription: Subscription, now: datetime, moved: 
                              now.isoformat(timespec="seconds"), late=False)
 
 
-class WeeklyActions(ConversationBase):
+def managing(action: Callable[[Weekly], None]) -> Callable[[Weekly], None]:
+    """A change to a channel's weekly tips, which only its champions may make."""
+    def checked(weekly: Weekly) -> None:
+        if weekly.may_manage():
+            action(weekly)
+        else:
+            weekly.chat.say("weekly_not_champion")
+    checked.__doc__ = action.__doc__
+    return checked
+
+
+class Weekly:
+    """A chat's subscription to a weekly tip, its champions, and its feedback on the tips."""
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+
     @property
     def subscription(self) -> Subscription | None:
-        return self.store.subscription_at(self.row.platform, self.row.chat_id)
+        return self.chat.store.subscription_at(self.chat.row.platform, self.chat.row.chat_id)
 
-    def may_manage_weekly(self, event: EventData) -> bool:
+    def may_manage(self) -> bool:
         """Champions manage a channel's tips: its admins and the people an admin named there (in
         that Slack workspace, that Telegram group). In a private chat a person manages their own."""
-        event_ = self.turn.event
-        return (event_.private or event_.is_admin
-                or self.store.is_champion(self.row.platform, event_.scope, self.row.user_id))
+        event = self.chat.turn.event
+        return event.private or event.is_admin or self.chat.store.is_champion(
+            self.chat.row.platform, event.scope, self.chat.row.user_id)
 
-    def refuse_weekly(self, event: EventData) -> None:
-        self.say("weekly_not_champion")
-
-    def subscribe_weekly(self, event: EventData) -> None:
-        settings = parse_settings((event.kwargs.get("arg") or "").split(), set(self.turn.catalogs))
+    @managing
+    def subscribe(self) -> None:
+        chat = self.chat
+        settings = parse_settings(chat.arg.split(), set(chat.turn.catalogs))
         if settings.unknown:
-            self.say("weekly_unknown_words", words=" ".join(settings.unknown)[:60])
+            chat.say("weekly_unknown_words", words=" ".join(settings.unknown)[:60])
             return
         current = self.subscription
         if settings.weekday is not None:
@@ -117,111 +112,116 @@ class WeeklyActions(ConversationBase):
             weekday = current.weekday if current else DEFAULT_WEEKDAY
         at = settings.at or (current.at if current else DEFAULT_TIME)
         zone = settings.zone or (current.zone if current else DEFAULT_ZONE)
-        lang = settings.lang or (current.lang if current else self.turn.lang)
+        lang = settings.lang or (current.lang if current else chat.turn.lang)
         stage = settings.stage or (current.stage if current else None)
-        draft = Subscription(0, self.row.platform, self.row.chat_id, lang, stage, weekday, at, zone, "active",
-                             self.row.user_id, self.turn.now)
-        if channel_profile(self.store, self.catalog, draft) is None:
-            self.say("weekly_needs_stage")
+        platform, chat_id, user_id = chat.who
+        draft = Subscription(0, platform, chat_id, lang, stage, weekday, at, zone, "active", user_id, chat.turn.now)
+        if channel_profile(chat.store, chat.catalog, draft) is None:
+            chat.say("weekly_needs_stage")
             return
-        self.store.save_subscription(self.row.platform, self.row.chat_id, lang, stage, weekday, at, zone,
-                                     self.row.user_id, self.turn.now)
+        chat.store.save_subscription(platform, chat_id, lang, stage, weekday, at, zone, user_id, chat.turn.now)
         saved = self.subscription
         if saved is not None and current is not None:
             moved = (current.weekday, current.at, current.zone) != (weekday, at, zone)
             if moved or current.status != "active":
-                replan_week(self.store, saved, datetime.fromisoformat(self.turn.now), moved)
-        self.show_weekly(event)
+                replan_week(chat.store, saved, datetime.fromisoformat(chat.turn.now), moved)
+        self.status()
 
-    def show_weekly(self, event: EventData) -> None:
+    def status(self) -> None:
         subscription = self.subscription
         if subscription is None or subscription.status == "stopped":
-            self.say("weekly_none")
+            self.chat.say("weekly_none")
             return
-        self.replies.append(render.weekly_status(self.catalog, subscription, _next_slot(subscription, self.turn.now),
-                                                 channel_profile(self.store, self.catalog, subscription)))
+        self.chat.replies.append(render.weekly_status(
+            self.chat.catalog, subscription, _next_slot(subscription, self.chat.turn.now),
+            channel_profile(self.chat.store, self.chat.catalog, subscription)))
 
-    def preview_weekly(self, event: EventData) -> None:
+    def _next_tip(self, peek: bool) -> tuple[Catalog, tuple[Tip, Profile]] | None:
+        """The channel's next tip, in its language; None (having said why) when there is none."""
         subscription = self.subscription
         if subscription is None:
-            self.say("weekly_none")
-            return
-        catalog = self.turn.catalogs[subscription.lang]
-        chosen = next_channel_tip(self.store, catalog, subscription, peek=True)
+            self.chat.say("weekly_none")
+            return None
+        catalog = self.chat.turn.catalogs[subscription.lang]
+        chosen = next_channel_tip(self.chat.store, catalog, subscription, peek=peek)
         if chosen is None:
-            self.say("weekly_needs_stage")
-        else:
-            self.replies.append(render.weekly_tip(catalog, *chosen, preview=True))
+            self.chat.say("weekly_needs_stage")
+            return None
+        return catalog, chosen
 
-    def send_weekly_now(self, event: EventData) -> None:
-        subscription = self.subscription
-        if subscription is None:
-            self.say("weekly_none")
-            return
-        catalog = self.turn.catalogs[subscription.lang]
-        chosen = next_channel_tip(self.store, catalog, subscription)
-        if chosen is None:
-            self.say("weekly_needs_stage")
-            return
-        tip, profile = chosen
-        self.store.set_tip_status(self.row.platform, self.row.chat_id, CHANNEL, tip.id, "shown", self.turn.now)
-        self.replies.append(render.weekly_tip(catalog, tip, profile))
+    def preview(self) -> None:
+        found = self._next_tip(peek=True)
+        if found is not None:
+            catalog, (tip, profile) = found
+            self.chat.replies.append(render.weekly_tip(catalog, tip, profile, preview=True))
+
+    @managing
+    def send_now(self) -> None:
+        found = self._next_tip(peek=False)
+        if found is not None:
+            catalog, (tip, profile) = found
+            platform, chat_id, _ = self.chat.who
+            self.chat.store.set_tip_status(platform, chat_id, CHANNEL, tip.id, "shown", self.chat.turn.now)
+            self.chat.replies.append(render.weekly_tip(catalog, tip, profile))
 
     def _set_status(self, status: str, message: str) -> None:
         subscription = self.subscription
         if subscription is None:
-            self.say("weekly_none")
+            self.chat.say("weekly_none")
             return
-        self.store.set_subscription_status(subscription.id, status)
-        self.say(message, kind=ANNOUNCEMENT)
+        self.chat.store.set_subscription_status(subscription.id, status)
+        self.chat.say(message, kind=ReplyKind.ANNOUNCEMENT)
 
-    def pause_weekly(self, event: EventData) -> None:
+    @managing
+    def pause(self) -> None:
         self._set_status("paused", "weekly_paused")
 
-    def resume_weekly(self, event: EventData) -> None:
+    @managing
+    def resume(self) -> None:
         self._set_status("active", "weekly_resumed")
 
-    def stop_weekly(self, event: EventData) -> None:
+    @managing
+    def stop(self) -> None:
         self._set_status("stopped", "weekly_stopped")
 
-    def show_weekly_history(self, event: EventData) -> None:
+    def history(self) -> None:
         subscription = self.subscription
         if subscription is None:
-            self.say("weekly_none")
+            self.chat.say("weekly_none")
             return
-        catalog = self.turn.catalogs[subscription.lang]
-        self.replies.append(render.weekly_history(catalog, self.store.deliveries(subscription.id)))
+        catalog = self.chat.turn.catalogs[subscription.lang]
+        self.chat.replies.append(render.weekly_history(catalog, self.chat.store.deliveries(subscription.id)))
 
-    def _channel_feedback(self, event: EventData, status: str, message: str) -> None:
-        tip_id = (event.kwargs.get("arg") or "").strip()
-        try:
-            self.catalog.tip(tip_id)
-        except KeyError:
-            self.notice("no_tip_yet")
+    def _channel_feedback(self, status: str, message: str) -> None:
+        chat = self.chat
+        tip_id = chat.arg.strip()
+        if chat.catalog.find_tip(tip_id) is None:
+            chat.notice("no_tip_yet")
             return
-        self.store.set_tip_status(self.row.platform, self.row.chat_id, CHANNEL, tip_id, status, self.turn.now)
-        self.notice(message)
+        platform, chat_id, _ = chat.who
+        chat.store.set_tip_status(platform, chat_id, CHANNEL, tip_id, status, chat.turn.now)
+        chat.notice(message)
 
-    def mark_weekly_done(self, event: EventData) -> None:
-        self._channel_feedback(event, "done", "weekly_done")
+    def mark_done(self) -> None:
+        self._channel_feedback("done", "weekly_done")
 
-    def mark_weekly_dismissed(self, event: EventData) -> None:
-        self._channel_feedback(event, "dismissed", "tip_dismissed")
+    def mark_dismissed(self) -> None:
+        self._channel_feedback("dismissed", "tip_dismissed")
 
-    def add_champion(self, event: EventData) -> None:
+    def add_champion(self) -> None:
         """An admin names champions of this chat's scope, by a mention the platform resolved to a
         person: a bare name could be anyone, or no one, so it is refused with how to do it."""
-        event_ = self.turn.event
-        if not event_.is_admin:
-            self.say("weekly_not_admin")
+        chat, event = self.chat, self.chat.turn.event
+        if not event.is_admin:
+            chat.say("weekly_not_admin")
             return
-        if not event_.mentions:
-            specific = f"champion_how_{self.row.platform}"
-            self.say(specific if specific in self.catalog.messages else "champion_how")
+        if not event.mentions:
+            specific = f"champion_how_{chat.row.platform}"
+            chat.say(specific if specific in chat.catalog.messages else "champion_how")
             return
-        for person in event_.mentions:
-            self.store.add_champion(self.row.platform, event_.scope, person.user_id, self.row.user_id, self.turn.now)
-            self.say_naming("champion_added", person, kind=ANNOUNCEMENT)
+        for person in event.mentions:
+            chat.store.add_champion(chat.row.platform, event.scope, person.user_id, chat.row.user_id, chat.turn.now)
+            chat.say_naming("champion_added", person, kind=ReplyKind.ANNOUNCEMENT)
 
 
 def _next_slot(subscription: Subscription, now: str) -> str:
