@@ -98,6 +98,22 @@ class Chat:
         return self.text.casefold() in self.catalog.message(key).casefold().split("|")
 
 
+class Part:
+    """One flow's actions on a chat, with what they use most at hand."""
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat, self.row, self.turn, self.store = chat, chat.row, chat.turn, chat.store
+        self.replies, self.say, self.notice = chat.replies, chat.say, chat.notice
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.turn.catalog
+
+    @property
+    def who(self) -> tuple[str, str, str]:
+        return self.chat.who
+
+
 def as_choice(text: str) -> int | None:
     """A typed option number, 0 (don't know) to 6: "2", " 2 ", "2.", "2)" or a full-width "２",
     in any script's digits; else None."""

@@ -7,9 +7,9 @@ import pytest
 
 from bot.catalog import default_catalogs
 from bot.conversation import Conversation, Turn
+from bot.diagram import DOCUMENT, document
 from bot.events import Event
 from bot.flows import TRANSITIONS
-from bot.flows.diagram import DOCUMENT, document
 from bot.registry import REGISTRY
 from bot.store import ConversationRow, Store
 
@@ -63,5 +63,5 @@ def test_every_handler_the_registry_names_exists_on_the_conversation(conversatio
 
 
 def test_the_flows_document_is_drawn_from_the_code():
-    """After a change to a flow or a command, run `python -m bot.flows.diagram`."""
+    """After a change to a flow or a command, run `python -m bot.diagram`."""
     assert DOCUMENT.read_text(encoding="utf-8") == document()

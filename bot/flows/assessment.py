@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import render
 from ..catalog import Question
 from ..coaching import QUICK_CHECK
-from ..model import QUESTIONING, QUICK, Chat, as_choice
+from ..model import QUESTIONING, QUICK, Chat, Part, as_choice
 from ..scoring import Result, score
 
 STATES = ["assessing", "reviewing_skipped", "revisiting"]
@@ -73,31 +73,30 @@ TRANSITIONS = [
 ]
 
 
-class Questions:
+class Questions(Part):
     """The question on screen (the assessment's, or the quick check's) and the answers to it."""
 
     def __init__(self, chat: Chat) -> None:
-        self.chat = chat
+        super().__init__(chat)
         self.finished: int | None = None  # the assessment this event finished
 
     # What the person sent
 
     def read(self, text: str, payload: str | None) -> None:
         """Turns typed text or a button payload into a choice (0-6) or flags a stale button."""
-        chat = self.chat
-        chat.text = text.strip()
+        self.chat.text = text.strip()
         if payload and payload.startswith("q:"):
             scope, _, rest = payload[2:].partition(":")
             question_id, _, value = rest.rpartition(":")
-            if chat.state not in QUESTIONING or scope != self.scope() or question_id != self.current().id:
-                chat.stale = True
+            if self.chat.state not in QUESTIONING or scope != self.scope() or question_id != self.current().id:
+                self.chat.stale = True
                 return
-            chat.choice = as_choice(value)
+            self.chat.choice = as_choice(value)
         elif payload:
-            chat.text = payload.strip()
-            chat.choice = as_choice(chat.text)
+            self.chat.text = payload.strip()
+            self.chat.choice = as_choice(self.chat.text)
         else:
-            chat.choice = as_choice(chat.text)
+            self.chat.choice = as_choice(self.chat.text)
 
     def choice_is_valid(self) -> bool:
         return self.chat.choice is not None
@@ -112,20 +111,20 @@ class Questions:
 
     @property
     def questions(self) -> tuple[Question, ...]:
-        catalog = self.chat.catalog
+        catalog = self.catalog
         if self.chat.state == "quick_checking":
             return tuple(catalog.question(q) for q in QUICK_CHECK)
         return catalog.questions
 
     def scope(self) -> str:
-        return QUICK if self.chat.state == "quick_checking" else str(self.chat.row.assessment_id)
+        return QUICK if self.chat.state == "quick_checking" else str(self.row.assessment_id)
 
     def current(self) -> Question:
         questions = self.questions
-        return questions[min(self.chat.row.cursor, len(questions) - 1)]
+        return questions[min(self.row.cursor, len(questions) - 1)]
 
     def on_first_question(self) -> bool:
-        return self.chat.row.cursor == 0
+        return self.row.cursor == 0
 
     def on_last_question(self) -> bool:
         return self._following() is None
@@ -133,138 +132,131 @@ class Questions:
     def _following(self) -> int | None:
         """The question after the one on screen: the next one, or when revisiting skipped
         questions the next one still unanswered."""
-        row = self.chat.row
         if self.chat.state == "revisiting":
-            return next((i for i in self._unanswered() if i > row.cursor), None)
-        following = row.cursor + 1
+            return next((i for i in self._unanswered() if i > self.row.cursor), None)
+        following = self.row.cursor + 1
         return following if following < len(self.questions) else None
 
     def _unanswered(self) -> list[int]:
-        assessment_id = self.chat.row.assessment_id
+        assessment_id = self.row.assessment_id
         assert assessment_id is not None
-        answered = self.chat.store.answers(assessment_id)
-        return [i for i, q in enumerate(self.chat.catalog.questions) if q.id not in answered]
+        answered = self.store.answers(assessment_id)
+        return [i for i, q in enumerate(self.catalog.questions) if q.id not in answered]
 
     def any_unanswered(self) -> bool:
         return bool(self._unanswered())
 
     def others_unanswered(self) -> bool:
-        return any(i != self.chat.row.cursor for i in self._unanswered())
+        return any(i != self.row.cursor for i in self._unanswered())
 
     def result_on_its_way(self) -> bool:
-        key = self.chat.row.last_key
-        if key is None or self.chat.turn.delivered(key):
+        key = self.row.last_key
+        if key is None or self.turn.delivered(key):
             return False
-        return any(r.get("kind") == "result" for r in self.chat.store.replies_for_event(key) or [])
+        return any(r.get("kind") == "result" for r in self.store.replies_for_event(key) or [])
 
     # Putting it on screen
 
     def ask(self, intro: str = "") -> None:
-        chat, row = self.chat, self.chat.row
         question = self.current()
-        if chat.state == "quick_checking":
-            previous = quick_values(row.quick)[row.cursor] or None
+        if self.chat.state == "quick_checking":
+            previous = quick_values(self.row.quick)[self.row.cursor] or None
         else:
-            assert row.assessment_id is not None
-            previous = chat.store.answer(row.assessment_id, question.id)
-        chat.replies.append(render.question(chat.catalog, self.questions, self.scope(), row.cursor, previous, intro))
+            assert self.row.assessment_id is not None
+            previous = self.store.answer(self.row.assessment_id, question.id)
+        self.replies.append(
+            render.question(self.catalog, self.questions, self.scope(), self.row.cursor, previous, intro))
 
     def offer_skipped(self) -> None:
-        self.chat.replies.append(render.skipped_prompt(self.chat.catalog, len(self._unanswered())))
+        self.replies.append(render.skipped_prompt(self.catalog, len(self._unanswered())))
 
     def revisit_skipped(self) -> None:
-        self.chat.row.cursor = next(iter(self._unanswered()), self.chat.row.cursor)
+        self.row.cursor = next(iter(self._unanswered()), self.row.cursor)
         self.ask()
 
     def explain_choices(self) -> None:
-        self.chat.say("invalid_choice")
+        self.say("invalid_choice")
 
     def explain_stale(self) -> None:
         """A tap on an answered question: a double tap needs only a word; but if our reply to
         the answer never reached them (a crash), they need the question they are at."""
-        self.chat.notice("stale_choice", number=self.chat.row.cursor + 1)
-        if not self.chat.turn.seen_by_person(self.chat.row.last_key):
+        self.notice("stale_choice", number=self.row.cursor + 1)
+        if not self.turn.seen_by_person(self.row.last_key):
             self.ask()
 
     def explain_first(self) -> None:
-        self.chat.say("first_question")
+        self.say("first_question")
 
     def explain_not_assessing(self) -> None:
-        self.chat.say("not_assessing")
+        self.say("not_assessing")
 
     # Answers and moving on
 
     def record_choice(self) -> None:
-        chat, row = self.chat, self.chat.row
-        assert chat.choice is not None
-        if chat.state == "quick_checking":
-            values = quick_values(row.quick)
-            values[row.cursor] = chat.choice
-            row.quick = "".join(map(str, values))
+        assert self.chat.choice is not None
+        if self.chat.state == "quick_checking":
+            values = quick_values(self.row.quick)
+            values[self.row.cursor] = self.chat.choice
+            self.row.quick = "".join(map(str, values))
             return
-        assert row.assessment_id is not None
-        chat.store.record_answer(row.assessment_id, self.current().id, chat.choice, chat.turn.now)
+        assert self.row.assessment_id is not None
+        self.store.record_answer(self.row.assessment_id, self.current().id, self.chat.choice, self.turn.now)
 
     def advance(self) -> None:
         following = self._following()
         assert following is not None
-        self.chat.row.cursor = following
+        self.row.cursor = following
 
     def step_back(self) -> None:
-        self.chat.row.cursor -= 1
+        self.row.cursor -= 1
 
     # Beginning, keeping for later, finishing
 
     def begin_or_resume(self) -> None:
         """Carries on with the assessment on screen, or a suspended own one, or begins anew."""
-        chat, row = self.chat, self.chat.row
-        if row.assessment_id is None:
-            suspended = chat.store.unfinished_assessment(*chat.who, team_id=None)
+        if self.row.assessment_id is None:
+            suspended = self.store.unfinished_assessment(*self.who, team_id=None)
             if suspended is None:
                 self.begin_new()
                 return
-            row.assessment_id, row.cursor = suspended
-        total = len(chat.catalog.questions)
-        self.ask(intro=chat.catalog.message("resumed", number=row.cursor + 1, total=total))
+            self.row.assessment_id, self.row.cursor = suspended
+        total = len(self.catalog.questions)
+        self.ask(intro=self.catalog.message("resumed", number=self.row.cursor + 1, total=total))
 
     def begin_new(self) -> None:
         """A fresh assessment in place of the one on screen (for the same team, if any)."""
-        chat, row = self.chat, self.chat.row
         team_id = None
-        if row.assessment_id is not None:
-            team_id = chat.store.assessment_team(row.assessment_id)
-            chat.store.discard_assessment(row.assessment_id)
-            row.assessment_id = None
+        if self.row.assessment_id is not None:
+            team_id = self.store.assessment_team(self.row.assessment_id)
+            self.store.discard_assessment(self.row.assessment_id)
+            self.row.assessment_id = None
         self.begin(team_id)
-        self.ask(intro=chat.catalog.message("assessment_intro", total=len(chat.catalog.questions)))
+        self.ask(intro=self.catalog.message("assessment_intro", total=len(self.catalog.questions)))
 
     def begin(self, team_id: int | None) -> None:
         """Starts a new assessment, keeping an unfinished one for later."""
         self.suspend()
-        chat = self.chat
-        chat.row.assessment_id = chat.store.start_assessment(*chat.who, chat.turn.now, team_id=team_id)
-        chat.row.cursor = 0
+        self.row.assessment_id = self.store.start_assessment(*self.who, self.turn.now, team_id=team_id)
+        self.row.cursor = 0
 
     def suspend(self) -> None:
         """Keeps the open assessment for later and takes it off screen."""
-        row = self.chat.row
-        if row.assessment_id is not None:
-            self.chat.store.suspend_assessment(row.assessment_id, row.cursor)
-            row.assessment_id, row.cursor = None, 0
+        if self.row.assessment_id is not None:
+            self.store.suspend_assessment(self.row.assessment_id, self.row.cursor)
+            self.row.assessment_id, self.row.cursor = None, 0
 
     def finish(self) -> None:
-        chat, row = self.chat, self.chat.row
-        assessment_id = row.assessment_id
+        assessment_id = self.row.assessment_id
         assert assessment_id is not None
-        previous = chat.store.finished_assessments(*chat.who, limit=1)
-        outcome = score(chat.catalog.questions, chat.store.answers(assessment_id))
-        chat.store.finish_assessment(assessment_id, outcome.stage, outcome.to_dict(), chat.turn.now)
-        row.assessment_id, row.cursor = None, 0
-        row.coach_stage, row.coach_focus = None, ""
+        previous = self.store.finished_assessments(*self.who, limit=1)
+        outcome = score(self.catalog.questions, self.store.answers(assessment_id))
+        self.store.finish_assessment(assessment_id, outcome.stage, outcome.to_dict(), self.turn.now)
+        self.row.assessment_id, self.row.cursor = None, 0
+        self.row.coach_stage, self.row.coach_focus = None, ""
         self.finished = assessment_id
         before = previous[0] if previous else None
-        chat.replies.append(render.result(
-            chat.catalog, outcome, chat.turn.now,
+        self.replies.append(render.result(
+            self.catalog, outcome, self.turn.now,
             Result.from_dict(before.result) if before else None, before.finished_at if before else None,
         ))
 

@@ -1,12 +1,13 @@
 """The coaching flow: tips for a person's stage, feedback on them, the quick check, the roadmap."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 from .. import coaching, render
 from ..catalog import STAGE_COUNT, Tip
 from ..coaching import Profile
-from ..model import Chat, as_choice
+from ..model import Chat, Part, as_choice
 from ..scoring import Result
 from .assessment import Questions, answering, quick_values
 
@@ -38,26 +39,25 @@ TRANSITIONS = [
 ]
 
 
-class Coaching:
+class Coaching(Part):
     """Tips for the person's stage, their feedback on them, and the roadmap to the next stage."""
 
     def __init__(self, chat: Chat, questions: Questions) -> None:
-        self.chat = chat
+        super().__init__(chat)
         self.questions = questions
 
     @cached_property
     def profile(self) -> Profile | None:
         """A stage picked or found by the quick check wins; else the latest full result."""
-        row = self.chat.row
-        if row.coach_stage is not None:
-            return Profile.decode(row.coach_stage, row.coach_focus)
-        latest = self.chat.store.finished_assessments(*self.chat.who, limit=1)
+        if self.row.coach_stage is not None:
+            return Profile.decode(self.row.coach_stage, self.row.coach_focus)
+        latest = self.store.finished_assessments(*self.who, limit=1)
         if latest and latest[0].result:
             return coaching.from_result(Result.from_dict(latest[0].result))
         return None
 
     def _set_profile(self, stage: int, focus: str) -> None:
-        self.chat.row.coach_stage, self.chat.row.coach_focus = stage, focus
+        self.row.coach_stage, self.row.coach_focus = stage, focus
         self.__dict__.pop("profile", None)
 
     def has_profile(self) -> bool:
@@ -66,9 +66,9 @@ class Coaching:
     @cached_property
     def tip_meant(self) -> Tip | None:
         """The tip a button names, else the one last shown."""
-        for tip_id in (self.chat.arg.strip(), self.chat.row.tip_id):
+        for tip_id in (self.chat.arg.strip(), self.row.tip_id):
             if tip_id:
-                found = self.chat.catalog.find_tip(tip_id)
+                found = self.catalog.find_tip(tip_id)
                 if found is not None:
                     return found
         return None
@@ -94,21 +94,21 @@ class Coaching:
     # Tips
 
     def offer_tip(self) -> None:
-        chat, profile = self.chat, self.profile
+        profile = self.profile
         if profile is None:
             self.offer_stage_picker()
             return
-        tip, new_round = coaching.choose_tip(chat.catalog, profile, chat.store.tip_statuses(*chat.who))
+        tip, new_round = coaching.choose_tip(self.catalog, profile, self.store.tip_statuses(*self.who))
         if tip is None:
-            chat.say("tips_exhausted", stage=profile.stage, name=chat.catalog.stage(profile.stage).name)
+            self.say("tips_exhausted", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
             return
         if new_round:
-            chat.store.clear_shown_tips(*chat.who, [t.id for t in coaching.tip_pool(chat.catalog, profile)])
-            chat.say("tips_round_again")
-        chat.store.set_tip_status(*chat.who, tip.id, "shown", chat.turn.now)
-        chat.row.tip_id = tip.id
+            self.store.clear_shown_tips(*self.who, [t.id for t in coaching.tip_pool(self.catalog, profile)])
+            self.say("tips_round_again")
+        self.store.set_tip_status(*self.who, tip.id, "shown", self.turn.now)
+        self.row.tip_id = tip.id
         self.__dict__.pop("tip_meant", None)
-        chat.replies.append(render.tip(chat.catalog, tip))
+        self.replies.append(render.tip(self.catalog, tip))
 
     def _meant(self) -> Tip:
         tip = self.tip_meant
@@ -116,68 +116,64 @@ class Coaching:
         return tip
 
     def explain_tip(self) -> None:
-        self.chat.replies.append(render.tip_why(self.chat.catalog, self._meant(), self.profile))
+        self.replies.append(render.tip_why(self.catalog, self._meant(), self.profile))
 
     def mark_tip_done(self) -> None:
-        chat = self.chat
-        chat.store.set_tip_status(*chat.who, self._meant().id, "done", chat.turn.now)
-        chat.replies.append(render.tip_feedback(chat.catalog, "tip_done"))
+        self.store.set_tip_status(*self.who, self._meant().id, "done", self.turn.now)
+        self.replies.append(render.tip_feedback(self.catalog, "tip_done"))
 
     def mark_tip_dismissed(self) -> None:
-        chat = self.chat
-        chat.store.set_tip_status(*chat.who, self._meant().id, "dismissed", chat.turn.now)
-        chat.say("tip_dismissed")
+        self.store.set_tip_status(*self.who, self._meant().id, "dismissed", self.turn.now)
+        self.say("tip_dismissed")
 
     def explain_no_tip(self) -> None:
-        self.chat.say("no_tip_yet")
+        self.say("no_tip_yet")
 
     def explain_coaching(self) -> None:
-        self.chat.replies.append(render.coaching_hint(self.chat.catalog, self.tip_meant))
+        self.replies.append(render.coaching_hint(self.catalog, self.tip_meant))
 
     def why(self) -> None:
         """Why the tip meant fits them (`/tips why`)."""
-        if self.has_tip():
-            self.explain_tip()
-        else:
-            self.explain_no_tip()
-            self.chat.reask()
+        self._on_tip(self.explain_tip)
 
     def done(self) -> None:
         """The tip meant is done (`/tips done`)."""
+        self._on_tip(self.mark_tip_done)
+
+    def _on_tip(self, action: Callable[[], None]) -> None:
+        """Acts on the tip meant; with none, says so and puts the open question back."""
         if self.has_tip():
-            self.mark_tip_done()
-        else:
-            self.explain_no_tip()
-            self.chat.reask()
+            action()
+            return
+        self.explain_no_tip()
+        self.chat.reask()
 
     # A stage to coach from: picked, or found by the quick check
 
     def offer_quick_check(self) -> None:
-        self.chat.replies.append(render.no_profile(self.chat.catalog))
+        self.replies.append(render.no_profile(self.catalog))
 
     def offer_stage_picker(self) -> None:
-        self.chat.replies.append(render.stage_picker(self.chat.catalog))
+        self.replies.append(render.stage_picker(self.catalog))
 
     def set_picked_stage(self) -> None:
         stage = as_choice(self.chat.arg)
         assert stage is not None
         self._set_profile(stage, "")
-        self.chat.say("stage_picked", stage=stage, name=self.chat.catalog.stage(stage).name)
+        self.say("stage_picked", stage=stage, name=self.catalog.stage(stage).name)
 
     def begin_quick_check(self) -> None:
-        row = self.chat.row
-        row.quick, row.cursor = "0" * len(coaching.QUICK_CHECK), 0
-        self.questions.ask(intro=self.chat.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
+        self.row.quick, self.row.cursor = "0" * len(coaching.QUICK_CHECK), 0
+        self.questions.ask(intro=self.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
 
     def finish_quick_check(self) -> None:
-        chat, row = self.chat, self.chat.row
-        profile = coaching.quick_profile(chat.catalog, quick_values(row.quick))
-        row.quick, row.cursor = "", 0
+        profile = coaching.quick_profile(self.catalog, quick_values(self.row.quick))
+        self.row.quick, self.row.cursor = "", 0
         if profile is None:
-            chat.say("quick_unknown")
+            self.say("quick_unknown")
             return
         self._set_profile(profile.stage, profile.encode())
-        chat.say("quick_result", stage=profile.stage, name=chat.catalog.stage(profile.stage).name)
+        self.say("quick_result", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
 
     # The roadmap
 
@@ -198,21 +194,21 @@ class Coaching:
             self.show_roadmap()
 
     def show_roadmap(self) -> None:
-        chat, profile = self.chat, self.profile
+        profile = self.profile
         assert profile is not None
-        statuses = chat.store.tip_statuses(*chat.who)
+        statuses = self.store.tip_statuses(*self.who)
         tips_done = sum(1 for s in statuses.values() if s == "done")
-        moves = coaching.roadmap(chat.catalog, profile, chat.store.roadmap_done(*chat.who))
-        chat.replies.append(render.roadmap(chat.catalog, profile, moves, tips_done))
+        moves = coaching.roadmap(self.catalog, profile, self.store.roadmap_done(*self.who))
+        self.replies.append(render.roadmap(self.catalog, profile, moves, tips_done))
 
     def mark_roadmap_item(self) -> None:
-        chat, profile = self.chat, self.profile
+        profile = self.profile
         assert profile is not None
-        items = chat.catalog.stage(profile.stage).checklist
-        wanted = chat.arg.strip()
+        items = self.catalog.stage(profile.stage).checklist
+        wanted = self.chat.arg.strip()
         number = int(wanted) if wanted.isdecimal() and len(wanted) < 4 else None
         item = next((i for n, i in enumerate(items, 1) if i.id == wanted or n == number), None)
         if item is None:
-            chat.say("roadmap_unknown_item", count=len(items))
+            self.say("roadmap_unknown_item", count=len(items))
             return
-        chat.store.mark_roadmap_item(*chat.who, item.id, chat.turn.now)
+        self.store.mark_roadmap_item(*self.who, item.id, self.turn.now)

@@ -1,4 +1,4 @@
-"""`python -m bot.flows.diagram`: writes docs/flows.md, the flows drawn from the code (Mermaid),
+"""`python -m bot.diagram`: writes docs/flows.md, the flows drawn from the code (Mermaid),
 and the commands that answer without a conversation, from the registry."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 from transitions.extensions.diagrams import GraphMachine
 
-from ..registry import REGISTRY
-from . import build_machine
+from .flows import build_machine
+from .registry import REGISTRY
 
-DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "flows.md"
+DOCUMENT = Path(__file__).resolve().parents[1] / "docs" / "flows.md"
 
 
 def mermaid() -> str:
@@ -26,7 +26,7 @@ def document() -> str:
     lines = [
         "# Stagecoach's flows",
         "",
-        "Generated from `bot/flows/` and `bot/registry.py` by `python -m bot.flows.diagram`; do not edit.",
+        "Generated from `bot/flows/` and `bot/registry.py` by `python -m bot.diagram`; do not edit.",
         "",
         "```mermaid",
         mermaid().rstrip(),
