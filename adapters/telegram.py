@@ -38,7 +38,7 @@ from bot.catalog import Catalog
 from bot.charts import Chart, render
 from bot.commands import TELEGRAM, spell
 from bot.engine import FAILURE, AsyncEngine
-from bot.events import Event, Option, Person, Reply
+from bot.events import Event, Option, Person, Reply, ReplyKind
 from bot.registry import menu
 from bot.scheduler import ChatGone, Sender
 
@@ -207,12 +207,12 @@ class TelegramAdapter:
 
     async def deliver(self, update: Update | None, bot: Bot, event: Event, replies: list[Reply]) -> None:
         query = update.callback_query if update is not None else None
-        notices = [spell(r.text, TELEGRAM) for r in replies if r.kind == "notice"]
+        notices = [spell(r.text, TELEGRAM) for r in replies if r.kind == ReplyKind.NOTICE]
         if query is not None:
             failed = any(r.kind == FAILURE for r in replies)
             await self._settle(query, "\n".join(notices)[:200], chosen=not notices, keep=failed)
         for reply in replies:
-            if reply.kind == "notice" and query is not None:
+            if reply.kind == ReplyKind.NOTICE and query is not None:
                 continue
             await self.send(bot, reply, event)
 

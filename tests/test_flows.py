@@ -65,3 +65,25 @@ def test_every_handler_the_registry_names_exists_on_the_conversation(conversatio
 def test_the_flows_document_is_drawn_from_the_code():
     """After a change to a flow or a command, run `python -m bot.diagram`."""
     assert DOCUMENT.read_text(encoding="utf-8") == document()
+
+
+def test_a_guard_only_looks_and_its_refusal_says_why(conversation):
+    """Asking whether a wrong code may join writes nothing; saying no counts the wrong code."""
+    team, store = conversation.team, conversation.chat.store
+    conversation.chat.arg = "NOSUCHCODE"
+    since = "2026-01-05T08:00:00+00:00"
+    assert not team.can_join()
+    assert store.wrong_codes_since("console", "u", since) == []
+    team.explain_join_refused()
+    assert team.join_refusal == ("team_unknown_code", {"code": "NOSUCHCODE"})
+    assert len(store.wrong_codes_since("console", "u", since)) == 1
+    assert "NOSUCHCODE" in conversation.chat.replies[-1].text
+
+
+def test_a_stale_button_is_read_as_such_and_a_typed_number_as_a_choice(conversation):
+    questions = conversation.questions
+    questions.read("", "q:7:dimension_q1:3")
+    assert conversation.chat.stale and conversation.chat.choice is None
+    conversation.chat.stale = False
+    questions.read(" \uff13. ", None)  # a full-width 3
+    assert conversation.chat.choice == 3 and not conversation.chat.stale
