@@ -5,6 +5,7 @@ from operator import attrgetter
 
 from transitions import Machine
 
+from .events import Reply
 from .flows.assessment import Questions
 from .flows.coaching import Coaching
 from .flows.menu import Menu
@@ -35,16 +36,21 @@ class Conversation:
     def state(self, value: str) -> None:
         self.chat.row.state = value
 
+    @property
+    def replies(self) -> list[Reply]:
+        return self.chat.replies
+
+    @property
+    def forgotten(self) -> bool:
+        return self.chat.forgotten
+
     def run(self, machine: Machine, command: Command, arg: str) -> None:
         """A command: its trigger (or, when no transition takes it, its `otherwise`) or its handler,
         then the open question again if the command says so."""
         self.chat.arg = arg
-        if command.trigger:
-            if machine.events[command.trigger].trigger(self) or not command.otherwise:
-                return
-            self.act(command.otherwise)
-        else:
-            self.act(command.handler)
+        if command.trigger and (machine.events[command.trigger].trigger(self) or not command.otherwise):
+            return
+        attrgetter(command.otherwise or command.handler)(self)()
         if command.reasks:
             self.reask()
 
@@ -52,9 +58,6 @@ class Conversation:
         """Typed text or a pressed option that is no command: an answer, a yes or no, a word on a tip."""
         self.questions.read(text, payload)
         machine.events["message"].trigger(self)
-
-    def act(self, handler: str) -> None:
-        attrgetter(handler)(self)()
 
     def reask(self) -> None:
         """After an aside (help, language, result), put the open question back in front of them."""

@@ -98,11 +98,11 @@ class Engine:
                         # copy; after a restart they are handed out again, so none is lost.
                         return [] if event.key in self._handed_out else [Reply.from_dict(r) for r in seen]
                 conversation = self._apply(event, lang)
-                replies = conversation.chat.replies
+                replies = conversation.replies
                 if event.key is not None:
                     # The event that forgot a person is kept (a redelivery must not ask again),
                     # but not as theirs: its replies name no one.
-                    forgotten = conversation.chat.forgotten
+                    forgotten = conversation.forgotten
                     self.store.remember_event(
                         event.key, event.platform, None if forgotten else event.user_id,
                         None if forgotten else event.chat_id, event.chat_type,

@@ -102,16 +102,12 @@ class Part:
     """One flow's actions on a chat, with what they use most at hand."""
 
     def __init__(self, chat: Chat) -> None:
-        self.chat, self.row, self.turn, self.store = chat, chat.row, chat.turn, chat.store
+        self.chat, self.row, self.turn, self.store, self.who = chat, chat.row, chat.turn, chat.store, chat.who
         self.replies, self.say, self.notice = chat.replies, chat.say, chat.notice
 
     @property
     def catalog(self) -> Catalog:
         return self.turn.catalog
-
-    @property
-    def who(self) -> tuple[str, str, str]:
-        return self.chat.who
 
 
 def as_choice(text: str) -> int | None:
