@@ -35,7 +35,7 @@ TRANSITIONS = [
 
 
 class Menu(Part):
-    """What a person may ask for at any point; none of it changes where they are."""
+    """What a person may ask for at any point, and forgetting them once they confirm it."""
 
     def __init__(self, chat: Chat, coaching: Coaching, team: Team) -> None:
         super().__init__(chat)
