@@ -1,11 +1,11 @@
 """The conversation the flow machine acts on: one person's chat, and the flows' parts that act on it."""
 from __future__ import annotations
 
-from operator import attrgetter
+from functools import cached_property
 
 from transitions import Machine
 
-from .events import Reply
+from .flows import getter
 from .flows.assessment import Questions
 from .flows.coaching import Coaching
 from .flows.menu import Menu
@@ -17,15 +17,32 @@ from .store import ConversationRow
 
 
 class Conversation:
-    """Built per event from its stored row; each part is one flow's actions on the same chat."""
+    """Built per event from its stored row; each part is one flow's actions on the same chat,
+    made when an event first needs it."""
 
     def __init__(self, row: ConversationRow, turn: Turn) -> None:
         self.chat = Chat(row, turn, reask=self.reask)
-        self.questions = Questions(self.chat)
-        self.coaching = Coaching(self.chat, self.questions)
-        self.team = Team(self.chat, self.questions)
-        self.weekly = Weekly(self.chat)
-        self.menu = Menu(self.chat, self.coaching, self.team)
+        self.replies = self.chat.replies
+
+    @cached_property
+    def questions(self) -> Questions:
+        return Questions(self.chat)
+
+    @cached_property
+    def coaching(self) -> Coaching:
+        return Coaching(self.chat, self.questions)
+
+    @cached_property
+    def team(self) -> Team:
+        return Team(self.chat, self.questions)
+
+    @cached_property
+    def weekly(self) -> Weekly:
+        return Weekly(self.chat)
+
+    @cached_property
+    def menu(self) -> Menu:
+        return Menu(self.chat, self.coaching, self.team)
 
     # transitions reads and writes the model's state through this attribute.
     @property
@@ -37,10 +54,6 @@ class Conversation:
         self.chat.row.state = value
 
     @property
-    def replies(self) -> list[Reply]:
-        return self.chat.replies
-
-    @property
     def forgotten(self) -> bool:
         return self.chat.forgotten
 
@@ -50,7 +63,7 @@ class Conversation:
         self.chat.arg = arg
         if command.trigger and (machine.events[command.trigger].trigger(self) or not command.otherwise):
             return
-        attrgetter(command.otherwise or command.handler)(self)()
+        getter(command.otherwise or command.handler)(self)()
         if command.reasks:
             self.reask()
 

@@ -278,7 +278,7 @@ class Engine:
         # A home screen looked at by someone the bot never talked with there starts no conversation.
         if not chat.forgotten and not (row.new and found is not None and found[0] is COMMANDS["home"]):
             self.store.save_conversation(row, turn.now)
-        chat.replies = for_audience(event, chat.replies)
+        chat.replies[:] = for_audience(event, chat.replies)
         return conversation
 
     @staticmethod

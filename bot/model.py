@@ -57,24 +57,12 @@ class Chat:
     reask: Callable[[], None] = lambda: None
 
     @property
-    def state(self) -> str:
-        return self.row.state
-
-    @property
     def catalog(self) -> Catalog:
         return self.turn.catalog
 
     @property
-    def store(self) -> Store:
-        return self.turn.store
-
-    @property
     def private(self) -> bool:
         return self.turn.event.private
-
-    @property
-    def who(self) -> tuple[str, str, str]:
-        return self.row.platform, self.row.chat_id, self.row.user_id
 
     def say(self, key: str, kind: ReplyKind = ReplyKind.TEXT, **values: object) -> None:
         self.replies.append(Reply(self.catalog.message(key, **values), kind=kind))
@@ -102,7 +90,8 @@ class Part:
     """One flow's actions on a chat, with what they use most at hand."""
 
     def __init__(self, chat: Chat) -> None:
-        self.chat, self.row, self.turn, self.store, self.who = chat, chat.row, chat.turn, chat.store, chat.who
+        self.chat, self.row, self.turn, self.store = chat, chat.row, chat.turn, chat.turn.store
+        self.who = chat.row.platform, chat.row.chat_id, chat.row.user_id
         self.replies, self.say, self.notice = chat.replies, chat.say, chat.notice
 
     @property

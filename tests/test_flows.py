@@ -69,7 +69,7 @@ def test_the_flows_document_is_drawn_from_the_code():
 
 def test_a_guard_only_looks_and_its_refusal_says_why(conversation):
     """Asking whether a wrong code may join writes nothing; saying no counts the wrong code."""
-    team, store = conversation.team, conversation.chat.store
+    team, store = conversation.team, conversation.chat.turn.store
     conversation.chat.arg = "NOSUCHCODE"
     since = "2026-01-05T08:00:00+00:00"
     assert not team.can_join()

@@ -6,6 +6,7 @@ has no model of its own: the engine passes one conversation per trigger, never a
 """
 from __future__ import annotations
 
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -20,8 +21,13 @@ TRANSITIONS = [t for flow in FLOWS for t in flow.TRANSITIONS]
 
 def resolve(name: str, model: object) -> Any:
     """A callback named "part.method" (or "part.attribute") on a conversation."""
-    found = attrgetter(name)(model)
+    found = getter(name)(model)
     return found if callable(found) else lambda: found
+
+
+@cache
+def getter(name: str) -> attrgetter[Any]:
+    return attrgetter(name)
 
 
 class FlowMachine(Machine):

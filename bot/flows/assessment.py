@@ -88,7 +88,7 @@ class Questions(Part):
         if payload and payload.startswith("q:"):
             scope, _, rest = payload[2:].partition(":")
             question_id, _, value = rest.rpartition(":")
-            if self.chat.state not in QUESTIONING or scope != self.scope() or question_id != self.current().id:
+            if self.row.state not in QUESTIONING or scope != self.scope() or question_id != self.current().id:
                 self.chat.stale = True
                 return
             self.chat.choice = as_choice(value)
@@ -112,12 +112,12 @@ class Questions(Part):
     @property
     def questions(self) -> tuple[Question, ...]:
         catalog = self.catalog
-        if self.chat.state == "quick_checking":
+        if self.row.state == "quick_checking":
             return tuple(catalog.question(q) for q in QUICK_CHECK)
         return catalog.questions
 
     def scope(self) -> str:
-        return QUICK if self.chat.state == "quick_checking" else str(self.row.assessment_id)
+        return QUICK if self.row.state == "quick_checking" else str(self.row.assessment_id)
 
     def current(self) -> Question:
         questions = self.questions
@@ -132,7 +132,7 @@ class Questions(Part):
     def _following(self) -> int | None:
         """The question after the one on screen: the next one, or when revisiting skipped
         questions the next one still unanswered."""
-        if self.chat.state == "revisiting":
+        if self.row.state == "revisiting":
             return next((i for i in self._unanswered() if i > self.row.cursor), None)
         following = self.row.cursor + 1
         return following if following < len(self.questions) else None
@@ -159,7 +159,7 @@ class Questions(Part):
 
     def ask(self, intro: str = "") -> None:
         question = self.current()
-        if self.chat.state == "quick_checking":
+        if self.row.state == "quick_checking":
             previous = quick_values(self.row.quick)[self.row.cursor] or None
         else:
             assert self.row.assessment_id is not None
@@ -194,7 +194,7 @@ class Questions(Part):
 
     def record_choice(self) -> None:
         assert self.chat.choice is not None
-        if self.chat.state == "quick_checking":
+        if self.row.state == "quick_checking":
             values = quick_values(self.row.quick)
             values[self.row.cursor] = self.chat.choice
             self.row.quick = "".join(map(str, values))

@@ -63,15 +63,11 @@ class Coaching(Part):
     def has_profile(self) -> bool:
         return self.profile is not None
 
-    @cached_property
+    @property
     def tip_meant(self) -> Tip | None:
         """The tip a button names, else the one last shown."""
-        for tip_id in (self.chat.arg.strip(), self.row.tip_id):
-            if tip_id:
-                found = self.catalog.find_tip(tip_id)
-                if found is not None:
-                    return found
-        return None
+        named = (self.catalog.find_tip(tip_id) for tip_id in (self.chat.arg.strip(), self.row.tip_id))
+        return next((tip for tip in named if tip is not None), None)
 
     def has_tip(self) -> bool:
         return self.tip_meant is not None
@@ -107,7 +103,6 @@ class Coaching(Part):
             self.say("tips_round_again")
         self.store.set_tip_status(*self.who, tip.id, "shown", self.turn.now)
         self.row.tip_id = tip.id
-        self.__dict__.pop("tip_meant", None)
         self.replies.append(render.tip(self.catalog, tip))
 
     def _meant(self) -> Tip:

@@ -45,7 +45,7 @@ class Menu(Part):
     def welcome(self) -> None:
         total = len(self.catalog.questions)
         self.say("welcome", total=total)
-        if self.row.assessment_id is not None and self.chat.state != "assessing":
+        if self.row.assessment_id is not None and self.row.state != "assessing":
             self.say("welcome_resume", number=self.row.cursor + 1, total=total)
 
     def show_help(self) -> None:

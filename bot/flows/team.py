@@ -36,8 +36,8 @@ TRANSITIONS = [
     {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "team.can_join",
      "after": "team.join_by_code"},
     # A named team started in a private chat is answered at once; one started in a group is not.
-    {"trigger": "team_new", "source": "*", "dest": "assessing", "conditions": "team.names_a_new_team",
-     "unless": "team.in_group", "after": ["team.start", "team.answer_started"]},
+    {"trigger": "team_new", "source": "*", "dest": "assessing", "conditions": ["team.names_a_new_team", "chat.private"],
+     "after": ["team.start", "team.answer_started"]},
     # Leaving the team whose assessment is on screen ends that assessment.
     {"trigger": "team_leave", "source": ["assessing", "revisiting", "reviewing_skipped"], "dest": "idle",
      "conditions": "team.answering_for_context_team", "after": "team.leave"},
@@ -64,9 +64,6 @@ class Team(Part):
             return teams[0] if teams else None
         return self.store.team(self.row.team_id) if self.row.team_id is not None else None
 
-    def in_group(self) -> bool:
-        return not self.chat.private
-
     def _open_team_at(self, place: str) -> TeamRecord | None:
         return self.store.open_team_at(self.row.platform, place)
 
@@ -84,7 +81,7 @@ class Team(Part):
 
     def team(self) -> None:
         """`/team`: in a group without an open team, start one; else show the team's state."""
-        if self.in_group() and self._open_team_at(self.row.chat_id) is None:
+        if not self.chat.private and self._open_team_at(self.row.chat_id) is None:
             self.start()
         else:
             self.status()
@@ -92,7 +89,7 @@ class Team(Part):
 
     def new_here_or_explain(self) -> None:
         """`/team new` in a group starts the group's team; in a private chat it needs a new name."""
-        if self.in_group():
+        if not self.chat.private:
             self.start()
             return
         name = self.chat.arg.strip()
