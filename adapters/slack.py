@@ -34,7 +34,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.charts import Chart, render
 from bot.commands import Style, spell
 from bot.engine import FAILURE, AsyncEngine
-from bot.events import Event, Person, Reply
+from bot.events import Event, Person, Reply, ReplyKind
+from bot.registry import USAGE
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
@@ -68,7 +69,8 @@ MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 USER_ID = re.compile(r"[UW][A-Z0-9]+")
 UNREACHABLE = {"channel_not_found", "not_in_channel"}  # a DM between two people, a channel not joined
 UNNAMED = {"directmessage", "privategroup"}  # what a command says of a place instead of its name
-HOME_KINDS = {"result", "language", "tip_done", "roadmap"}  # replies after which App Home shows more
+# Replies after which App Home shows more.
+HOME_KINDS = {ReplyKind.RESULT, ReplyKind.LANGUAGE, ReplyKind.TIP_DONE, ReplyKind.ROADMAP}
 
 
 def escape(text: str) -> str:
@@ -255,7 +257,7 @@ class SlackAdapter:
     async def on_command(self, command: dict, key: str) -> None:
         channel, user = command["channel_id"], command["user_id"]
         text = command.get("text", "")
-        words = unescape(MENTION.sub(r"@\1", text)).strip() or "help"
+        words = unescape(MENTION.sub(r"@\1", text)).strip() or USAGE.name
         private = channel.startswith("D")
         event = await self.event_for(
             user, channel, text=f"/{words}", key=key,
@@ -279,7 +281,7 @@ class SlackAdapter:
             workspace=(body.get("team") or {}).get("id") or body.get("team_id"), key=key,
         )
         replies = await self.engine.handle(event)
-        notices = [r for r in replies if r.kind == "notice"]
+        notices = [r for r in replies if r.kind == ReplyKind.NOTICE]
         pressed_here = container.get("type") == "message" and container.get("channel_id") == channel
         if pressed_here and not notices and not any(r.kind == FAILURE for r in replies):
             # A double click (a notice) leaves the first click's mark; a failure leaves the buttons.
@@ -287,7 +289,7 @@ class SlackAdapter:
         for notice in notices:
             await self.client.chat_postEphemeral(channel=container.get("channel_id") or channel, user=user,
                                                  text=shown(notice.text))
-        await self.deliver(event, [r for r in replies if r.kind != "notice"], body.get("response_url"))
+        await self.deliver(event, [r for r in replies if r.kind != ReplyKind.NOTICE], body.get("response_url"))
 
     async def on_home_opened(self, body: dict, key: str) -> None:
         event = body.get("event") or {}
@@ -373,7 +375,7 @@ class SlackAdapter:
         through the request's response_url, with how to bring Stagecoach in. A posted reply's
         chart starts drawing at once, and is left in `charts` to be uploaded after the texts."""
         channel = reply.to or event.chat_id
-        if reply.kind == "notice" or (reply.personal and reply.to is None):
+        if reply.kind == ReplyKind.NOTICE or (reply.personal and reply.to is None):
             if response_url:
                 await self.respond(response_url, reply)
             else:
@@ -443,7 +445,7 @@ class SlackAdapter:
         event = await self.event_for(user, channel, text="/home", key=f"{PLATFORM}:home:{uuid.uuid4().hex}",
                                      workspace=workspace)
         replies = await self.engine.handle(event)
-        home = next((r for r in replies if r.kind == "home"), None)
+        home = next((r for r in replies if r.kind == ReplyKind.HOME), None)
         if home is not None:
             await self.client.views_publish(user_id=user, view=home_view(home))
         await self.engine.delivered(event.key or "")

@@ -36,7 +36,8 @@ from bot.catalog import Catalog
 from bot.charts import Chart, render
 from bot.commands import TELEGRAM, spell
 from bot.engine import FAILURE, AsyncEngine
-from bot.events import Event, Option, Person, Reply
+from bot.events import Event, Option, Person, Reply, ReplyKind
+from bot.registry import menu
 from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
@@ -56,7 +57,6 @@ MAX_CALLBACK_DATA = 64
 ADMIN_STATUSES = {"administrator", "creator"}
 ALLOWED_UPDATES = ["message", "callback_query"]
 ADAPTER, INTAKE = "stagecoach.adapter", "stagecoach.intake"
-COMMANDS = ("assess", "result", "tips", "roadmap", "team", "team_close", "lang", "help", "forget")
 
 
 class FloodLimiter(AIORateLimiter):
@@ -214,14 +214,14 @@ class TelegramAdapter:
 
     async def deliver(self, update: Update | None, bot: Bot, event: Event, replies: list[Reply]) -> None:
         query = update.callback_query if update is not None else None
-        notices = [spell(r.text, TELEGRAM) for r in replies if r.kind == "notice"]
+        notices = [spell(r.text, TELEGRAM) for r in replies if r.kind == ReplyKind.NOTICE]
         if query is not None:
             failed = any(r.kind == FAILURE for r in replies)
             await self._settle(query, "\n".join(notices)[:200], chosen=not notices, keep=failed)
         charts: list[Drawing] = []
         try:
             for reply in replies:
-                if reply.kind == "notice" and query is not None:
+                if reply.kind == ReplyKind.NOTICE and query is not None:
                     continue
                 await self.send(bot, reply, event, charts)
             for chat_id, chart, drawing in charts:  # drawn while the texts went: a picture holds up none
@@ -329,7 +329,7 @@ def render_text(reply: Reply) -> str:
 async def register_commands(application: Application, catalogs: dict[str, Catalog]) -> None:
     """The command menu in every language the content has; English is also the default."""
     for lang, catalog in catalogs.items():
-        commands = [BotCommand(c, catalog.message(f"command_{c}")) for c in COMMANDS]
+        commands = [BotCommand(command, description) for command, description in menu(catalog, TELEGRAM.joiner)]
         await application.bot.set_my_commands(commands, language_code=lang)
         if lang == "en":
             await application.bot.set_my_commands(commands)

@@ -1,4 +1,4 @@
-"""Commands as each platform spells them, from the one registry (`bot.flows.COMMANDS`).
+"""Commands as each platform spells them, from the one registry (`bot.registry`).
 
 Content names a command the neutral way, `/team join {code}`; each adapter shows it the way its
 users type it: `/stagecoach team join 643HP3` on Slack, `/team_join 643HP3` on Telegram, and
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .flows import COMMANDS
+from .registry import COMMANDS
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .catalog import CONTENT_DIR, STAGE_COUNT, Catalog, ContentError, parse_catalog, plural_forms
 from .commands import mentioned, registered
+from .registry import REGISTRY
 from .scoring import DEFINING, LISTENING
 
 MAX_TIP = 400
@@ -80,8 +81,11 @@ def _check_commands(catalog: Catalog) -> list[str]:
     for key, template in catalog.messages.items():
         forms = template.items() if isinstance(template, dict) else [("", template)]
         texts += [(f"messages.{key}" + (f".{form}" if form else ""), text) for form, text in forms]
-    return [f"{name}: {ident}: '/{word}' is not a command; name commands as the content does, like '/team join'"
-            for ident, text in texts for word in dict.fromkeys(mentioned(text)) if not registered(word)]
+    problems = [f"{name}: {ident}: '/{word}' is not a command; name commands as the content does, like '/team join'"
+                for ident, text in texts for word in dict.fromkeys(mentioned(text)) if not registered(word)]
+    wanted = [(c, key) for c in REGISTRY for key in (c.help, c.menu_id if c.menu else "") if key]
+    return problems + [f"{name}: messages.{key}: missing (/{command.name} needs it)"
+                       for command, key in wanted if key not in catalog.messages]
 
 
 def _check_message(catalog: Catalog, key: str, template: object) -> list[str]:

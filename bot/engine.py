@@ -19,8 +19,9 @@ from typing import TypeVar, TypeVarTuple
 from . import scheduler
 from .catalog import Catalog, default_catalogs
 from .conversation import Conversation, Turn
-from .events import Event, Reply
-from .flows import COMMANDS, GROUP_TRIGGERS, build_machine
+from .events import Event, Reply, ReplyKind
+from .flows import build_machine
+from .registry import COMMANDS, PRIVATE_ONLY, TAKES_ARGUMENTS, UNKNOWN, Command, find
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,13 @@ PRUNE_EVERY = 250  # events stored between two prunes of old keys
 PRUNE_BATCH = 500  # keys a prune deletes at most: twice what came in since, so a backlog shrinks
 HANDED_OUT_KEPT = 50_000
 MAX_ECHO = 40
-FAILURE = "failure"  # the kind of a reply that says nothing was recorded: the question stays to press again
+FAILURE = ReplyKind.FAILURE
 REDELIVERY_WINDOW = timedelta(hours=1)
-TAKES_ARGUMENTS = frozenset({"lang", "tips", "roadmap", "team", "champion"})
 # What a group or channel sees of the replies to one member's command: a team's invitation, its
 # progress and result, a weekly tip, and the state of (or a change to) the channel's weekly tips
 # and champions. Every other reply there is for that person only.
-PUBLIC_KINDS = frozenset({"team_progress", "team_result", "weekly_tip", "weekly_status", "announcement"})
+PUBLIC_KINDS = frozenset({ReplyKind.TEAM_PROGRESS, ReplyKind.TEAM_RESULT, ReplyKind.WEEKLY_TIP,
+                          ReplyKind.WEEKLY_STATUS, ReplyKind.ANNOUNCEMENT})
 
 
 def utc_now() -> str:
@@ -107,7 +108,7 @@ class Engine:
                     self.store.remember_event(
                         event.key, event.platform, None if forgotten else event.user_id,
                         None if forgotten else event.chat_id, event.chat_type,
-                        [r.to_dict() for r in replies], conversation.turn.now,
+                        [r.to_dict() for r in replies], conversation.chat.turn.now,
                     )
                     self.store.inbox_done(event.key)
                     self._unpruned += 1
@@ -274,39 +275,32 @@ class Engine:
         if event.name:
             self.store.remember_name(event.platform, event.user_id, event.name[:80], turn.now)
         conversation = Conversation(row, turn)
-        trigger, kwargs = self._trigger_for(event)
-        if not event.private and trigger not in GROUP_TRIGGERS:
-            trigger, kwargs = "private_only", {"command": (event.choice or event.text or "")[:MAX_ECHO]}
-        self.machine.events[trigger].trigger(conversation, **kwargs)
+        raw = (event.choice if event.choice is not None else (event.text or ""))[:MAX_INPUT]
+        found = self._command_for(raw)
+        if not event.private and (found is None or not found[0].group):
+            found = PRIVATE_ONLY, (event.choice or event.text or "")[:MAX_ECHO]
+        if found is None:
+            conversation.message(self.machine, raw if event.choice is None else "", event.choice and raw)
+        else:
+            conversation.run(self.machine, *found)
         if event.key is not None:
             row.last_key = event.key
+        chat = conversation.chat
         # A home screen looked at by someone the bot never talked with there starts no conversation.
-        if not conversation.forgotten and not (row.new and trigger == "home"):
+        if not chat.forgotten and not (row.new and found is not None and found[0] is COMMANDS["home"]):
             self.store.save_conversation(row, turn.now)
-        conversation.replies = for_audience(event, conversation.replies)
+        chat.replies[:] = for_audience(event, chat.replies)
         return conversation
 
     @staticmethod
-    def _trigger_for(event: Event) -> tuple[str, dict[str, str]]:
-        """Maps an event to a flow trigger: a command by its name, anything else is a message."""
-        raw = event.choice if event.choice is not None else (event.text or "")
-        raw = raw[:MAX_INPUT]
-        command = parse_command(raw) if not raw.startswith("q:") else None
-        if command is None:
-            if event.choice is not None:
-                return "message", {"choice": raw}
-            return "message", {"text": raw}
-        name, arg = command
-        if "_" in name and name.replace("_", " ", 1) in COMMANDS:
-            name, _, first_arg = name.partition("_")  # /team_close, as Telegram spells commands
-            arg = f"{first_arg} {arg}".strip()
-        first, _, rest = arg.partition(" ")
-        compound = f"{name} {first.lower()}"
-        if first and compound in COMMANDS:
-            return COMMANDS[compound], {"arg": rest.strip()}
-        if name in COMMANDS:
-            return COMMANDS[name], {"arg": arg}
-        return "unknown", {"command": ("/" + name)[:MAX_ECHO]}
+    def _command_for(raw: str) -> tuple[Command, str] | None:
+        """The registered command a text or button names, and what follows it (for a command
+        not registered, its name to echo); None for anything else, a message."""
+        parsed = parse_command(raw) if not raw.startswith("q:") else None
+        if parsed is None:
+            return None
+        name, arg = parsed
+        return find(name, arg) or (UNKNOWN, ("/" + name)[:MAX_ECHO])
 
 
 class AsyncEngine:

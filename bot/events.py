@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .charts import Chart
@@ -94,11 +95,35 @@ class Mention:
     user_id: str
 
 
+class ReplyKind(StrEnum):
+    """What a reply is, so that an adapter can present it well; a str, as stored in the event log."""
+
+    TEXT = "text"
+    NOTICE = "notice"  # a short word about a pressed button: no new message where a platform can help it
+    FAILURE = "failure"  # nothing was recorded: the question stays to press again
+    LANGUAGE = "language"
+    QUESTION = "question"
+    RESULT = "result"
+    BARS = "bars"
+    PROGRESS = "progress"
+    TIP = "tip"
+    TIP_DONE = "tip_done"
+    ROADMAP = "roadmap"
+    HOME = "home"
+    TEAM_PROGRESS = "team_progress"
+    TEAM_RESULT = "team_result"
+    TEAM_COMPARE = "team_compare"
+    WEEKLY_TIP = "weekly_tip"
+    WEEKLY_PREVIEW = "weekly_preview"
+    WEEKLY_STATUS = "weekly_status"
+    ANNOUNCEMENT = "announcement"  # a change the whole channel should see
+
+
 @dataclass(frozen=True)
 class Reply:
     """One message from the bot; adapters turn it into their platform's message and buttons.
 
-    `kind` tells an adapter what the message is ("question", "result", "tip", "team_progress",
+    `kind` tells an adapter what the message is (a question, a result, a tip, a team's progress,
     …), so it can present it well (a keyboard, an edited message) without knowing any rule of
     the engine. `to` addresses another chat of the same platform (a team's group); `ref` names a
     message to update in place when it was posted before (a team's progress). `personal` marks
@@ -110,7 +135,7 @@ class Reply:
     text: str
     options: tuple[Option, ...] = ()
     chart: Chart | None = None
-    kind: str = "text"
+    kind: ReplyKind = ReplyKind.TEXT
     to: str | None = None
     ref: str | None = None
     personal: bool = False
@@ -137,7 +162,7 @@ class Reply:
             text=data["text"],
             options=tuple(Option(**o) for o in data.get("options", ())),
             chart=Chart.from_dict(data["chart"]) if data.get("chart") else None,
-            kind=data.get("kind", "text"),
+            kind=ReplyKind(data.get("kind", "text")),
             to=data.get("to"),
             ref=data.get("ref"),
             personal=data.get("personal", False),

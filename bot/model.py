@@ -1,8 +1,8 @@
-"""The base of the conversation model the flow machine acts on, for one event.
+"""What every flow acts on: one person's chat, for one event, and what it has said back.
 
-It is built per event from its stored row and discarded after; all it keeps is in that row and
-in the store, written inside the event's transaction. Each flow in bot/flows/ adds the actions
-its transitions name; `bot.conversation.Conversation` puts them together.
+A `Chat` is built per event from its stored row and discarded after; all it keeps is in that
+row and in the store, written inside the event's transaction. The flows in bot/flows/ each act
+on it; `bot.conversation.Conversation` puts them together for the flow machine.
 """
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from transitions import EventData
-
-from .catalog import STAGE_COUNT, Catalog, Question
-from .coaching import Profile
-from .events import Event, Mention, Person, Reply
+from .catalog import STAGE_COUNT, Catalog
+from .events import Event, Mention, Person, Reply, ReplyKind
 from .scoring import DONT_KNOW
 from .store import ConversationRow, Store
 
@@ -45,40 +42,32 @@ class Turn:
 
 
 @dataclass
-class ConversationBase:
+class Chat:
+    """The conversation's row, what the person sent (`text`, a `choice`, what follows a command:
+    its `arg`), and the replies so far. `reask` puts the open question back after an aside."""
+
     row: ConversationRow
     turn: Turn
     replies: list[Reply] = field(default_factory=list)
     text: str = ""
+    arg: str = ""
     choice: int | None = None
     stale: bool = False
     forgotten: bool = False
-
-    # transitions reads and writes the model's state through this attribute.
-    @property
-    def state(self) -> str:
-        return self.row.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.row.state = value
+    reask: Callable[[], None] = lambda: None
 
     @property
     def catalog(self) -> Catalog:
         return self.turn.catalog
 
     @property
-    def store(self) -> Store:
-        return self.turn.store
+    def private(self) -> bool:
+        return self.turn.event.private
 
-    @property
-    def who(self) -> tuple[str, str, str]:
-        return self.row.platform, self.row.chat_id, self.row.user_id
-
-    def say(self, key: str, kind: str = "text", **values: object) -> None:
+    def say(self, key: str, kind: ReplyKind = ReplyKind.TEXT, **values: object) -> None:
         self.replies.append(Reply(self.catalog.message(key, **values), kind=kind))
 
-    def say_naming(self, key: str, person: Person, kind: str = "text", **values: object) -> None:
+    def say_naming(self, key: str, person: Person, kind: ReplyKind = ReplyKind.TEXT, **values: object) -> None:
         """A message whose `{name}` is a person: the reply says where, so that an adapter can show
         them as its platform shows a person."""
         marker = "\x00"
@@ -90,79 +79,24 @@ class ConversationBase:
 
     def notice(self, key: str, **values: object) -> None:
         """A short word about a pressed button (an old one, a double tap): no new question."""
-        self.replies.append(Reply(self.catalog.message(key, **values), kind="notice"))
-
-    # Input
-
-    def read_input(self, event: EventData) -> None:
-        """Turns typed text or a button payload into a choice (0-6) or flags a stale button."""
-        self.text = (event.kwargs.get("text") or "").strip()
-        payload = event.kwargs.get("choice")
-        self.choice, self.stale = None, False
-        if payload and payload.startswith("q:"):
-            scope, _, rest = payload[2:].partition(":")
-            question_id, _, value = rest.rpartition(":")
-            if self.state not in QUESTIONING or scope != self.scope() or question_id != self.current_question().id:
-                self.stale = True
-                return
-            self.choice = as_choice(value)
-        elif payload:
-            self.text = payload.strip()
-            self.choice = as_choice(self.text)
-        else:
-            self.choice = as_choice(self.text)
+        self.replies.append(Reply(self.catalog.message(key, **values), kind=ReplyKind.NOTICE))
 
     def says(self, key: str) -> bool:
         """Whether the text is one of a message's '|'-separated words, e.g. yes_words."""
         return self.text.casefold() in self.catalog.message(key).casefold().split("|")
 
-    # The question on screen: the assessment's, or the quick check's
+
+class Part:
+    """One flow's actions on a chat, with what they use most at hand."""
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat, self.row, self.turn, self.store = chat, chat.row, chat.turn, chat.turn.store
+        self.who = chat.row.platform, chat.row.chat_id, chat.row.user_id
+        self.replies, self.say, self.notice = chat.replies, chat.say, chat.notice
 
     @property
-    def questions(self) -> tuple[Question, ...]:
-        raise NotImplementedError
-
-    def scope(self) -> str:
-        return QUICK if self.state == "quick_checking" else str(self.row.assessment_id)
-
-    def current_question(self) -> Question:
-        questions = self.questions
-        return questions[min(self.row.cursor, len(questions) - 1)]
-
-    def reask(self, event: EventData) -> None:
-        """After an aside (help, language, result), put the open question back in front of them."""
-        raise NotImplementedError
-
-    # What one flow asks of another; each is defined by the flow named, and `Conversation` has them all.
-
-    def ask(self, event: EventData, intro: str = "") -> None:
-        """Puts the question at the cursor on screen (bot/flows/assessment.py)."""
-        raise NotImplementedError
-
-    def offer_skipped(self, event: EventData) -> None:
-        """Offers the skipped questions again before the result (bot/flows/assessment.py)."""
-        raise NotImplementedError
-
-    def begin_assessment(self, team_id: int | None) -> None:
-        """Starts a new assessment, keeping an unfinished one for later (bot/flows/assessment.py)."""
-        raise NotImplementedError
-
-    def suspend_current(self) -> None:
-        """Keeps the open assessment for later and takes it off screen (bot/flows/assessment.py)."""
-        raise NotImplementedError
-
-    @property
-    def profile(self) -> Profile | None:
-        """The stage and dimensions that coaching works from, if any (bot/flows/coaching.py)."""
-        raise NotImplementedError
-
-    def refresh_team_messages(self, team_ids: list[int]) -> None:
-        """Updates the progress messages of teams in their groups, where posted (bot/flows/team.py)."""
-        raise NotImplementedError
-
-    def report_team_answer(self, team_id: int) -> None:
-        """Tells the person, and the team's place, that a team answer counted (bot/flows/team.py)."""
-        raise NotImplementedError
+    def catalog(self) -> Catalog:
+        return self.turn.catalog
 
 
 def as_choice(text: str) -> int | None:

@@ -7,7 +7,7 @@ from . import coaching
 from .catalog import STAGE_COUNT, Catalog, Question, Tip
 from .charts import Chart
 from .coaching import Move, Profile
-from .events import Option, Reply
+from .events import Option, Reply, ReplyKind
 from .scoring import DONT_KNOW, Result
 from .store import Delivery, Member, Subscription, TeamRecord
 from .teams import TeamResult
@@ -51,7 +51,7 @@ def question(
     if index > 0:
         options.append(Option("/back", catalog.message("back_label"), "/back"))
     options.append(Option("/skip", catalog.message("skip_label"), "/skip"))
-    return Reply("\n".join(lines), tuple(options), kind="question")
+    return Reply("\n".join(lines), tuple(options), kind=ReplyKind.QUESTION)
 
 
 def skipped_prompt(catalog: Catalog, count: int) -> Reply:
@@ -62,7 +62,7 @@ def skipped_prompt(catalog: Catalog, count: int) -> Reply:
             Option("/assess", catalog.message("skipped_answer_label", count=count), "/assess"),
             Option("/result", catalog.message("skipped_result_label"), "/result"),
         ),
-        kind="question",
+        kind=ReplyKind.QUESTION,
     )
 
 
@@ -84,7 +84,7 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     )
     if result.stage is None:
         return Reply(
-            "\n\n".join([catalog.message("not_enough_answers"), confidence]), kind="result"
+            "\n\n".join([catalog.message("not_enough_answers"), confidence]), kind=ReplyKind.RESULT
         )
     stage = catalog.stage(result.stage)
     parts = [
@@ -119,7 +119,7 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     parts.append(catalog.message("finished_on", date=finished_at[:10]))
     chart = bars_chart(catalog, catalog.message("chart_profile_title", stage=stage.id, name=stage.name),
                        [result.dimensions])
-    return Reply("\n\n".join(parts), _coaching_options(catalog), chart=chart, kind="result")
+    return Reply("\n\n".join(parts), _coaching_options(catalog), chart=chart, kind=ReplyKind.RESULT)
 
 
 def bars_chart(
@@ -148,7 +148,7 @@ def progress(catalog: Catalog, history: list[tuple[str, int | None]]) -> Reply:
         stage_names=tuple(s.name for s in catalog.stages),
         series=(tuple(stage for _, stage in history),),
     )
-    return Reply(catalog.message("progress_caption", count=len(history)), chart=chart, kind="progress")
+    return Reply(catalog.message("progress_caption", count=len(history)), chart=chart, kind=ReplyKind.PROGRESS)
 
 
 def _coaching_options(catalog: Catalog) -> tuple[Option, ...]:
@@ -178,11 +178,11 @@ def tip(catalog: Catalog, tip: Tip) -> Reply:
     head = catalog.message(
         "tip_header", stage=stage.id, name=stage.name, dimension=catalog.dimension(tip.dimension).name
     )
-    return Reply(f"{head}\n{tip.text}", _tip_options(catalog, tip), kind="tip")
+    return Reply(f"{head}\n{tip.text}", _tip_options(catalog, tip), kind=ReplyKind.TIP)
 
 
 def tip_why(catalog: Catalog, tip: Tip, profile: Profile | None) -> Reply:
-    return Reply(why_it_fits(catalog, tip, profile), _tip_options(catalog, tip), kind="tip")
+    return Reply(why_it_fits(catalog, tip, profile), _tip_options(catalog, tip), kind=ReplyKind.TIP)
 
 
 def why_it_fits(catalog: Catalog, tip: Tip, profile: Profile | None) -> str:
@@ -203,7 +203,7 @@ def why_it_fits(catalog: Catalog, tip: Tip, profile: Profile | None) -> str:
 
 
 def tip_feedback(catalog: Catalog, key: str) -> Reply:
-    return Reply(catalog.message(key), _coaching_options(catalog), kind=key)
+    return Reply(catalog.message(key), _coaching_options(catalog), kind=ReplyKind(key))
 
 
 def coaching_hint(catalog: Catalog, tip: Tip | None) -> Reply:
@@ -226,7 +226,7 @@ def stage_picker(catalog: Catalog) -> Reply:
         Option(f"/tips stage {s.id}", f"{s.id} {s.name} – {s.tagline}", f"/tips stage {s.id}")
         for s in catalog.stages
     )
-    return Reply(catalog.message("pick_stage"), options, kind="question")
+    return Reply(catalog.message("pick_stage"), options, kind=ReplyKind.QUESTION)
 
 
 def held(catalog: Catalog, result: Result) -> str:
@@ -291,7 +291,7 @@ def roadmap(catalog: Catalog, profile: Profile, moves: list[Move], tips_done: in
         catalog.message("tips_done_count", count=tips_done),
         catalog.message("roadmap_how") if options else "",
     ]).strip())
-    return Reply("\n".join(lines), tuple(options), kind="roadmap")
+    return Reply("\n".join(lines), tuple(options), kind=ReplyKind.ROADMAP)
 
 
 def _dimension_lines(catalog: Catalog, result: Result) -> list[str]:
@@ -343,7 +343,7 @@ def forget_prompt(catalog: Catalog) -> Reply:
             Option("yes", catalog.message("forget_yes_label"), "yes"),
             Option("no", catalog.message("forget_no_label"), "no"),
         ),
-        kind="question",
+        kind=ReplyKind.QUESTION,
     )
 
 
@@ -371,13 +371,13 @@ def team_progress(catalog: Catalog, team: TeamRecord, members: list[Member], inv
             lines.append(catalog.message("team_progress_closed", date=date))
         else:
             lines.append(catalog.message("team_progress_closed_withheld", date=date))
-        return Reply("\n".join(lines), kind="team_progress", ref=team_ref(team.id))
+        return Reply("\n".join(lines), kind=ReplyKind.TEAM_PROGRESS, ref=team_ref(team.id))
     if waiting:
         lines.append(catalog.message("team_progress_waiting", names=", ".join(waiting)))
     lines.append(catalog.message("team_progress_how", code=team.code))
     join = f"/start {invite}" if invite else f"/team join {team.code}"
     option = Option(join, catalog.message("team_take_part_label"), join, private=True)
-    return Reply("\n".join(lines), (option,), kind="team_progress", ref=team_ref(team.id))
+    return Reply("\n".join(lines), (option,), kind=ReplyKind.TEAM_PROGRESS, ref=team_ref(team.id))
 
 
 def team_result(
@@ -388,7 +388,7 @@ def team_result(
     there is no result and why (also for a result stored with a stage before that rule)."""
     if not result.visible:
         return Reply(catalog.message("team_result_withheld", name=team.name, count=result.participants),
-                     kind="team_result")
+                     kind=ReplyKind.TEAM_RESULT)
     if result.stage is None:
         head = catalog.message("team_result_unknown", name=team.name)
     else:
@@ -428,7 +428,7 @@ def team_result(
     if previous is not None and previous[1].visible:
         before_team, before = previous
         parts.append(change(catalog, before.as_result(), before_team.closed_at or "", result.as_result()))
-    return Reply("\n\n".join(parts), chart=chart, kind="team_result")
+    return Reply("\n\n".join(parts), chart=chart, kind=ReplyKind.TEAM_RESULT)
 
 
 def _overall_change(catalog: Catalog, before: int | None, before_at: str, after: int | None) -> str:
@@ -448,7 +448,7 @@ def person_against_team(catalog: Catalog, team: TeamRecord, own: dict, result: T
         catalog, catalog.message("chart_compare_title", name=team.name), [result.dimensions, mine.dimensions],
         (catalog.message("chart_team_legend"), catalog.message("chart_you_legend")), result.spreads,
     )
-    return Reply(catalog.message("team_compare_caption", name=team.name), chart=chart, kind="team_compare")
+    return Reply(catalog.message("team_compare_caption", name=team.name), chart=chart, kind=ReplyKind.TEAM_COMPARE)
 
 
 def private_only(catalog: Catalog, command: str) -> Reply:
@@ -482,7 +482,7 @@ def home(
         *(Option(f"/lang {c.lang}", c.language_name, f"/lang {c.lang}") for c in catalogs.values()
           if c.lang != catalog.lang),
     ]
-    return Reply("\n\n".join(parts), tuple(options), kind="home")
+    return Reply("\n\n".join(parts), tuple(options), kind=ReplyKind.HOME)
 
 
 def weekly_tip(catalog: Catalog, tip: Tip, profile: Profile | None = None, late: bool = False,
@@ -496,12 +496,12 @@ def weekly_tip(catalog: Catalog, tip: Tip, profile: Profile | None = None, late:
         parts.append(catalog.message("weekly_late"))
     if preview:
         parts.insert(0, catalog.message("weekly_preview"))
-        return Reply("\n\n".join(parts), kind="weekly_preview")
+        return Reply("\n\n".join(parts), kind=ReplyKind.WEEKLY_PREVIEW)
     options = (
         Option("done", catalog.message("done_label"), f"/tips channel-done {tip.id}"),
         Option("not for us", catalog.message("not_for_us_label"), f"/tips channel-dismiss {tip.id}"),
     )
-    return Reply("\n\n".join(parts), options, kind="weekly_tip")
+    return Reply("\n\n".join(parts), options, kind=ReplyKind.WEEKLY_TIP)
 
 
 def weekly_status(catalog: Catalog, subscription: Subscription, next_slot: str,
@@ -512,7 +512,7 @@ def weekly_status(catalog: Catalog, subscription: Subscription, next_slot: str,
         f"weekly_status_{subscription.status}", day=day, at=subscription.at, zone=subscription.zone,
         lang=subscription.lang, stage=stage, next=next_slot,
     )
-    return Reply(text, kind="weekly_status")
+    return Reply(text, kind=ReplyKind.WEEKLY_STATUS)
 
 
 def weekly_history(catalog: Catalog, deliveries: list[Delivery]) -> Reply:

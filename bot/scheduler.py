@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING
 from . import render
 from .catalog import Catalog
 from .events import Reply
-from .flows.weekly import CHANNEL, channel_profile, next_channel_tip
 from .store import Delivery, Store, Subscription
-from .weekly import LATE_LIMIT, Schedule
+from .weekly import CHANNEL, LATE_LIMIT, Schedule, channel_profile, next_channel_tip
 
 if TYPE_CHECKING:
     from .engine import AsyncEngine

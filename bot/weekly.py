@@ -2,6 +2,8 @@
 
 A week's slot is its weekday and time in the subscription's zone, so 09:00 in Amsterdam stays
 09:00 across the March and October switches. Kept pure: the store and the clock come from outside.
+What a channel is coached from, and its next tip, are here too: both the weekly-tips flow
+(bot/flows/weekly.py) and the scheduler read them.
 """
 from __future__ import annotations
 
@@ -9,6 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import coaching
+from .catalog import Catalog, Tip
+from .coaching import Profile
+from .store import Store, Subscription
+from .teams import MIN_VISIBLE, TeamResult
 
 DEFAULT_WEEKDAY = 0  # Monday
 DEFAULT_TIME = "09:00"
@@ -92,3 +100,65 @@ def _zone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+CHANNEL = "#channel"  # the user id under which a channel's own tip feedback is kept
+
+
+def channel_profile(store: Store, catalog: Catalog, subscription: Subscription) -> Profile | None:
+    """What a channel is coached from: the stage its champion chose, else its place's last team
+    result, with the team's dimensions and middle answers. A team under three participants counts
+    as no result: its stage is, or gives away, a member's own."""
+    if subscription.stage:
+        return Profile(subscription.stage)
+    teams = store.closed_teams_at(subscription.platform, subscription.chat_id, limit=1,
+                                  min_participants=MIN_VISIBLE)
+    if not teams or not teams[0].result:
+        return None
+    team = TeamResult.from_dict(teams[0].result)
+    if not team.visible or team.stage is None:
+        return None
+    return coaching.from_result(team.as_result(), team=True)
+
+
+def next_channel_tip(
+    store: Store, catalog: Catalog, subscription: Subscription, peek: bool = False
+) -> tuple[Tip, Profile] | None:
+    """The channel's next tip, and the profile it was chosen for (which says why it fits):
+    never one it dismissed or did, no repeat until the pool is used (then a new round begins;
+    a peek only looks)."""
+    profile = channel_profile(store, catalog, subscription)
+    if profile is None:
+        return None
+    statuses = store.tip_statuses(subscription.platform, subscription.chat_id, CHANNEL)
+    tip, new_round = coaching.choose_tip(catalog, profile, statuses)
+    if tip is None:
+        return None
+    if new_round and not peek:
+        store.clear_shown_tips(subscription.platform, subscription.chat_id, CHANNEL,
+                               [t.id for t in coaching.tip_pool(catalog, profile)])
+    return tip, profile
+
+
+def replan_week(store: Store, subscription: Subscription, now: datetime, moved: bool) -> None:
+    """A changed (or restarted) schedule plans this week again: a tip not yet sent goes out at the
+    new time if that is still ahead. A time moved to a moment already past begins next week
+    rather than sending a late tip at once. A tip sent or being sent stays the week's only one."""
+    schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
+    period = schedule.period(now)
+    slot = schedule.slot(period)
+    if slot > now:
+        store.reopen_week(subscription.id, period)
+    elif moved:
+        store.claim_delivery(subscription.id, period, None, "moved", slot.isoformat(timespec="seconds"),
+                             now.isoformat(timespec="seconds"), late=False)
+
+
+def next_slot(subscription: Subscription, now: str) -> str:
+    """The next delivery, in the subscription's own zone and words: "2026-03-09 09:00"."""
+    schedule = Schedule(subscription.weekday, subscription.at, subscription.zone)
+    moment = datetime.fromisoformat(now)
+    slot = schedule.slot(schedule.period(moment))
+    if slot <= moment:
+        slot = schedule.slot(schedule.period(moment + timedelta(days=7)))
+    return slot.astimezone(ZoneInfo(subscription.zone)).strftime("%Y-%m-%d %H:%M")

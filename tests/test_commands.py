@@ -5,6 +5,8 @@ import pytest
 
 from adapters.slack import SPELLING as SLACK
 from bot.commands import NEUTRAL, TELEGRAM, mentioned, spell
+from bot.engine import parse_command
+from bot.registry import COMMANDS, find
 
 
 @pytest.mark.parametrize(("text", "slack", "telegram"), [
@@ -53,3 +55,33 @@ def test_a_two_word_command_needs_both_words_registered():
 def test_every_mention_is_found_registered_or_not():
     assert mentioned("Type /assess, /team join CODE, /team_join, /stagecoach help or /frob. and/or /tmp/x") == [
         "assess", "team", "team_join", "stagecoach", "frob"]
+
+
+@pytest.mark.parametrize(("name", "arg", "words", "rest"), [
+    ("team", "join AB12 CD34", "team join", "AB12 CD34"),
+    ("team_join", "AB12", "team join", "AB12"),
+    ("team", "JOIN ab12", "team join", "ab12"),
+    ("team", "Marketing", "team", "Marketing"),
+    ("tips", "", "tips", ""),
+    ("tips", "channel-done tip_1", "tips channel-done", "tip_1"),
+])
+def test_a_command_is_found_by_its_words_or_its_one_word_spelling(name, arg, words, rest):
+    assert find(name, arg) == (COMMANDS[words], rest)
+
+
+def test_a_name_not_registered_is_no_command():
+    assert find("teams", "join X") is None
+    assert find("team_players", "") is None
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("tips why", ("tips", "why")),
+    ("lang nl", ("lang", "nl")),
+    ("assess", ("assess", "")),
+    ("assess my team", None),  # a bare command that takes nothing, with more after it: a message
+    ("start over", None),  # an invite comes only after /start, from a link
+    ("/start over", ("start", "over")),
+    ("/Team@StagecoachBot close", ("team", "close")),
+])
+def test_a_bare_word_is_a_command_only_where_it_takes_what_follows(text, parsed):
+    assert parse_command(text) == parsed

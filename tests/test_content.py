@@ -243,3 +243,9 @@ def test_a_command_that_is_not_registered_is_caught(tmp_path, content):
         f"en.toml: messages.team_participants.other: '/reslut' {rule}",
         f"nl.toml: messages.team_progress_how: '/team_join' {rule}",
     ]
+
+
+def test_a_registered_command_without_its_help_line_is_caught(tmp_path, content):
+    content["nl"]["messages"].pop("help_roadmap")
+    problems, _ = check(write(tmp_path, content))
+    assert "nl.toml: messages.help_roadmap: missing (/roadmap needs it)" in problems

@@ -16,10 +16,10 @@ from bot import render
 from bot.catalog import default_catalogs
 from bot.engine import Engine
 from bot.events import Reply
-from bot.flows.weekly import channel_profile
 from bot.store import Subscription, TeamRecord
 from bot.teams import TeamResult, aggregate
 from bot.testing import ChatClient
+from bot.weekly import channel_profile
 
 CATALOGS = default_catalogs()
 GROUP = "-1001700000042"  # a Telegram supergroup

@@ -23,7 +23,7 @@ import yaml
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
 from bot.events import Mention, Reply
-from bot.flows import COMMANDS
+from bot.registry import COMMANDS
 from bot.store import Store
 from tests.drivers.slack import (
     ANN,

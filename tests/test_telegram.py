@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from adapters import telegram
-from bot.flows import COMMANDS
+from bot.registry import COMMANDS
 from tests.drivers.telegram import (
     ANN,
     BO,

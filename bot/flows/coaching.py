@@ -1,58 +1,51 @@
 """The coaching flow: tips for a person's stage, feedback on them, the quick check, the roadmap."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-
-from transitions import EventData
 
 from .. import coaching, render
 from ..catalog import STAGE_COUNT, Tip
 from ..coaching import Profile
-from ..model import ConversationBase, as_choice
+from ..model import Chat, Part, as_choice
 from ..scoring import Result
-from .assessment import answering, quick_values
+from .assessment import Questions, answering, quick_values
 
 STATES = ["coaching", "quick_checking"]
 
 TRANSITIONS = [
-    {"trigger": "tips", "source": "*", "dest": "coaching",
-     "conditions": "has_profile", "after": "offer_tip"},
-    {"trigger": "tips", "source": "*", "dest": None, "after": ["offer_quick_check", "reask"]},
-    {"trigger": "why", "source": "*", "dest": None,
-     "conditions": "has_tip", "after": "explain_tip"},
-    {"trigger": "done", "source": "*", "dest": None,
-     "conditions": "has_tip", "after": "mark_tip_done"},
+    # A tip on screen, or (with no stage known yet) a quick check of three questions first.
+    {"trigger": "tips", "source": "*", "dest": "coaching", "conditions": "coaching.has_profile",
+     "after": "coaching.offer_tip"},
+    {"trigger": "pick_stage", "source": "*", "dest": "coaching", "conditions": "coaching.picks_a_stage",
+     "after": ["coaching.set_picked_stage", "coaching.offer_tip"]},
     {"trigger": "dismiss", "source": "*", "dest": "coaching",
-     "conditions": ["has_tip", "has_profile"], "after": ["mark_tip_dismissed", "offer_tip"]},
-    {"trigger": "why", "source": "*", "dest": None, "after": ["explain_no_tip", "reask"]},
-    {"trigger": "done", "source": "*", "dest": None, "after": ["explain_no_tip", "reask"]},
-    {"trigger": "dismiss", "source": "*", "dest": None, "after": ["explain_no_tip", "reask"]},
-    {"trigger": "pick_stage", "source": "*", "dest": "coaching",
-     "conditions": "picks_a_stage", "after": ["set_picked_stage", "offer_tip"]},
-    {"trigger": "pick_stage", "source": "*", "dest": None, "after": "offer_stage_picker"},
-    {"trigger": "roadmap", "source": "*", "dest": None,
-     "conditions": "has_profile", "after": ["show_roadmap", "reask"]},
-    {"trigger": "roadmap", "source": "*", "dest": None, "after": ["offer_quick_check", "reask"]},
-    {"trigger": "roadmap_done", "source": "*", "dest": None,
-     "conditions": "has_profile", "after": ["mark_roadmap_item", "show_roadmap"]},
-    {"trigger": "roadmap_done", "source": "*", "dest": None, "after": ["offer_quick_check", "reask"]},
-    {"trigger": "quick_check", "source": "*", "dest": "quick_checking", "after": "begin_quick_check"},
+     "conditions": ["coaching.has_tip", "coaching.has_profile"],
+     "after": ["coaching.mark_tip_dismissed", "coaching.offer_tip"]},
+    {"trigger": "quick_check", "source": "*", "dest": "quick_checking", "after": "coaching.begin_quick_check"},
+    *answering("quick_checking", done="coaching", finish=["coaching.finish_quick_check", "coaching.offer_tip"]),
     # Typed words while a tip is on screen.
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "asks_more", "after": "offer_tip"},
+     "conditions": "chat.stale", "after": "menu.explain_old_button"},
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "asks_why", "after": "explain_tip"},
+     "conditions": "coaching.asks_more", "after": "coaching.offer_tip"},
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "says_done", "after": "mark_tip_done"},
+     "conditions": "coaching.asks_why", "after": "coaching.explain_tip"},
     {"trigger": "message", "source": "coaching", "dest": None,
-     "conditions": "says_not_for_us", "after": ["mark_tip_dismissed", "offer_tip"]},
-    {"trigger": "message", "source": "coaching", "dest": None, "after": "explain_coaching"},
-    # The quick check: three questions, answered like the assessment's.
-    *answering("quick_checking", done="coaching", finish=["finish_quick_check", "offer_tip"]),
+     "conditions": "coaching.says_done", "after": "coaching.mark_tip_done"},
+    {"trigger": "message", "source": "coaching", "dest": None,
+     "conditions": "coaching.says_not_for_us", "after": ["coaching.mark_tip_dismissed", "coaching.offer_tip"]},
+    {"trigger": "message", "source": "coaching", "dest": None, "after": "coaching.explain_coaching"},
 ]
 
 
-class CoachingActions(ConversationBase):
+class Coaching(Part):
+    """Tips for the person's stage, their feedback on them, and the roadmap to the next stage."""
+
+    def __init__(self, chat: Chat, questions: Questions) -> None:
+        super().__init__(chat)
+        self.questions = questions
+
     @cached_property
     def profile(self) -> Profile | None:
         """A stage picked or found by the quick check wins; else the latest full result."""
@@ -63,30 +56,43 @@ class CoachingActions(ConversationBase):
             return coaching.from_result(Result.from_dict(latest[0].result))
         return None
 
-    def _forget_profile(self) -> None:
+    def _set_profile(self, stage: int, focus: str) -> None:
+        self.row.coach_stage, self.row.coach_focus = stage, focus
         self.__dict__.pop("profile", None)
 
-    def has_profile(self, event: EventData) -> bool:
+    def has_profile(self) -> bool:
         return self.profile is not None
 
-    def _tip_meant(self, event: EventData) -> Tip | None:
+    @property
+    def tip_meant(self) -> Tip | None:
         """The tip a button names, else the one last shown."""
-        named = (event.kwargs.get("arg") or "").strip()
-        for tip_id in (named, self.row.tip_id):
-            if tip_id:
-                try:
-                    return self.catalog.tip(tip_id)
-                except KeyError:
-                    continue
-        return None
+        named = (self.catalog.find_tip(tip_id) for tip_id in (self.chat.arg.strip(), self.row.tip_id))
+        return next((tip for tip in named if tip is not None), None)
 
-    def has_tip(self, event: EventData) -> bool:
-        return self._tip_meant(event) is not None
+    def has_tip(self) -> bool:
+        return self.tip_meant is not None
 
-    def offer_tip(self, event: EventData) -> None:
+    def asks_more(self) -> bool:
+        return self.chat.says("more_words")
+
+    def asks_why(self) -> bool:
+        return self.chat.says("why_words")
+
+    def says_done(self) -> bool:
+        return self.chat.says("done_words")
+
+    def says_not_for_us(self) -> bool:
+        return self.chat.says("not_for_us_words")
+
+    def picks_a_stage(self) -> bool:
+        return as_choice(self.chat.arg) in range(1, STAGE_COUNT + 1)
+
+    # Tips
+
+    def offer_tip(self) -> None:
         profile = self.profile
         if profile is None:
-            self.offer_stage_picker(event)
+            self.offer_stage_picker()
             return
         tip, new_round = coaching.choose_tip(self.catalog, profile, self.store.tip_statuses(*self.who))
         if tip is None:
@@ -99,73 +105,90 @@ class CoachingActions(ConversationBase):
         self.row.tip_id = tip.id
         self.replies.append(render.tip(self.catalog, tip))
 
-    def explain_tip(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
+    def _meant(self) -> Tip:
+        tip = self.tip_meant
         assert tip is not None
-        self.replies.append(render.tip_why(self.catalog, tip, self.profile))
+        return tip
 
-    def mark_tip_done(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
-        assert tip is not None
-        self.store.set_tip_status(*self.who, tip.id, "done", self.turn.now)
+    def explain_tip(self) -> None:
+        self.replies.append(render.tip_why(self.catalog, self._meant(), self.profile))
+
+    def mark_tip_done(self) -> None:
+        self.store.set_tip_status(*self.who, self._meant().id, "done", self.turn.now)
         self.replies.append(render.tip_feedback(self.catalog, "tip_done"))
 
-    def mark_tip_dismissed(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
-        assert tip is not None
-        self.store.set_tip_status(*self.who, tip.id, "dismissed", self.turn.now)
+    def mark_tip_dismissed(self) -> None:
+        self.store.set_tip_status(*self.who, self._meant().id, "dismissed", self.turn.now)
         self.say("tip_dismissed")
 
-    def explain_no_tip(self, event: EventData) -> None:
+    def explain_no_tip(self) -> None:
         self.say("no_tip_yet")
 
-    def explain_coaching(self, event: EventData) -> None:
-        tip = self._tip_meant(event)
-        self.replies.append(render.coaching_hint(self.catalog, tip))
+    def explain_coaching(self) -> None:
+        self.replies.append(render.coaching_hint(self.catalog, self.tip_meant))
 
-    def asks_more(self, event: EventData) -> bool:
-        return self.says("more_words")
+    def why(self) -> None:
+        """Why the tip meant fits them (`/tips why`)."""
+        self._on_tip(self.explain_tip)
 
-    def asks_why(self, event: EventData) -> bool:
-        return self.says("why_words")
+    def done(self) -> None:
+        """The tip meant is done (`/tips done`)."""
+        self._on_tip(self.mark_tip_done)
 
-    def says_done(self, event: EventData) -> bool:
-        return self.says("done_words")
+    def _on_tip(self, action: Callable[[], None]) -> None:
+        """Acts on the tip meant; with none, says so and puts the open question back."""
+        if self.has_tip():
+            action()
+            return
+        self.explain_no_tip()
+        self.chat.reask()
 
-    def says_not_for_us(self, event: EventData) -> bool:
-        return self.says("not_for_us_words")
+    # A stage to coach from: picked, or found by the quick check
 
-    def offer_quick_check(self, event: EventData) -> None:
+    def offer_quick_check(self) -> None:
         self.replies.append(render.no_profile(self.catalog))
 
-    def offer_stage_picker(self, event: EventData) -> None:
+    def offer_stage_picker(self) -> None:
         self.replies.append(render.stage_picker(self.catalog))
 
-    def picks_a_stage(self, event: EventData) -> bool:
-        return as_choice(event.kwargs.get("arg") or "") in range(1, STAGE_COUNT + 1)
-
-    def set_picked_stage(self, event: EventData) -> None:
-        stage = as_choice(event.kwargs["arg"])
+    def set_picked_stage(self) -> None:
+        stage = as_choice(self.chat.arg)
         assert stage is not None
-        self.row.coach_stage, self.row.coach_focus = stage, ""
-        self._forget_profile()
+        self._set_profile(stage, "")
         self.say("stage_picked", stage=stage, name=self.catalog.stage(stage).name)
 
-    def begin_quick_check(self, event: EventData) -> None:
+    def begin_quick_check(self) -> None:
         self.row.quick, self.row.cursor = "0" * len(coaching.QUICK_CHECK), 0
-        self.ask(event, intro=self.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
+        self.questions.ask(intro=self.catalog.message("quick_intro", total=len(coaching.QUICK_CHECK)))
 
-    def finish_quick_check(self, event: EventData) -> None:
+    def finish_quick_check(self) -> None:
         profile = coaching.quick_profile(self.catalog, quick_values(self.row.quick))
         self.row.quick, self.row.cursor = "", 0
         if profile is None:
             self.say("quick_unknown")
             return
-        self.row.coach_stage, self.row.coach_focus = profile.stage, profile.encode()
-        self._forget_profile()
+        self._set_profile(profile.stage, profile.encode())
         self.say("quick_result", stage=profile.stage, name=self.catalog.stage(profile.stage).name)
 
-    def show_roadmap(self, event: EventData) -> None:
+    # The roadmap
+
+    def roadmap(self) -> None:
+        """The moves to the next stage (`/roadmap`), or the way to a stage first."""
+        if self.profile is None:
+            self.offer_quick_check()
+        else:
+            self.show_roadmap()
+
+    def roadmap_done(self) -> None:
+        """A move done (`/roadmap done 3`), then the roadmap again."""
+        if self.profile is None:
+            self.offer_quick_check()
+            self.chat.reask()
+        else:
+            self.mark_roadmap_item()
+            self.show_roadmap()
+
+    def show_roadmap(self) -> None:
         profile = self.profile
         assert profile is not None
         statuses = self.store.tip_statuses(*self.who)
@@ -173,11 +196,11 @@ class CoachingActions(ConversationBase):
         moves = coaching.roadmap(self.catalog, profile, self.store.roadmap_done(*self.who))
         self.replies.append(render.roadmap(self.catalog, profile, moves, tips_done))
 
-    def mark_roadmap_item(self, event: EventData) -> None:
+    def mark_roadmap_item(self) -> None:
         profile = self.profile
         assert profile is not None
         items = self.catalog.stage(profile.stage).checklist
-        wanted = (event.kwargs.get("arg") or "").strip()
+        wanted = self.chat.arg.strip()
         number = int(wanted) if wanted.isdecimal() and len(wanted) < 4 else None
         item = next((i for n, i in enumerate(items, 1) if i.id == wanted or n == number), None)
         if item is None:

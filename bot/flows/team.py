@@ -14,16 +14,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from transitions import EventData
-
 from .. import render
 from ..catalog import Catalog
 from ..events import Reply
-from ..model import ConversationBase
+from ..model import Chat, Part
 from ..store import TeamRecord
 from ..teams import MIN_VISIBLE, TeamResult, aggregate
+from .assessment import Questions
 
-STATES: list[str] = []
+STATES: list[str] = []  # a team is joined into the assessment's states
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8  # 32**8 codes: at WRONG_CODES a WRONG_CODE_WINDOW, guessing one takes millennia
@@ -33,62 +32,78 @@ INVITE_LIFE = timedelta(days=30)
 NAMED_PLACE = "named:"
 
 TRANSITIONS = [
-    {"trigger": "team_new", "source": "*", "dest": None, "conditions": "in_group", "after": "start_team"},
-    {"trigger": "team_new", "source": "*", "dest": "assessing",
-     "conditions": "names_a_new_team", "after": ["start_team", "answer_for_team"]},
-    {"trigger": "team_new", "source": "*", "dest": None, "after": ["explain_team_name", "reask"]},
-    {"trigger": "team", "source": "*", "dest": None,
-     "conditions": "in_group", "unless": "team_open_here", "after": "start_team"},
-    {"trigger": "team", "source": "*", "dest": None, "after": ["show_team_status", "reask"]},
-    {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "can_join", "after": "join_team"},
-    {"trigger": "team_join", "source": "*", "dest": None, "after": ["explain_join_refused", "reask"]},
-    {"trigger": "team_status", "source": "*", "dest": None, "after": ["show_team_status", "reask"]},
-    {"trigger": "team_close", "source": "*", "dest": None, "conditions": "may_close", "after": ["close_team", "reask"]},
-    {"trigger": "team_close", "source": "*", "dest": None, "after": ["explain_close_refused", "reask"]},
+    # Joining puts the team's assessment on screen; a refused join says why (see `join_refusal`).
+    {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "team.can_join",
+     "after": "team.join_by_code"},
+    # A named team started in a private chat is answered at once; one started in a group is not.
+    {"trigger": "team_new", "source": "*", "dest": "assessing", "conditions": ["team.names_a_new_team", "chat.private"],
+     "after": ["team.start", "team.answer_started"]},
+    # Leaving the team whose assessment is on screen ends that assessment.
     {"trigger": "team_leave", "source": ["assessing", "revisiting", "reviewing_skipped"], "dest": "idle",
-     "conditions": "answering_for_context_team", "after": "leave_team"},
-    {"trigger": "team_leave", "source": "*", "dest": None,
-     "conditions": "in_context_team", "after": ["leave_team", "reask"]},
-    {"trigger": "team_leave", "source": "*", "dest": None, "after": ["explain_not_in_team", "reask"]},
+     "conditions": "team.answering_for_context_team", "after": "team.leave"},
 ]
 
+Refusal = tuple[str, dict[str, object]]  # a message id and its values
 
-class TeamActions(ConversationBase):
-    joining: TeamRecord | None = None
+
+class Team(Part):
+    """Team assessments: starting, joining, answering for, seeing, closing and leaving one."""
+
+    def __init__(self, chat: Chat, questions: Questions) -> None:
+        super().__init__(chat)
+        self.questions = questions
+        self.started: TeamRecord | None = None
 
     # Which team a command means
 
     @cached_property
     def context_team(self) -> TeamRecord | None:
         """In a group, its newest team; in a private chat, the team joined or started last."""
-        if not self.turn.event.private:
+        if not self.chat.private:
             teams = self.store.teams_at(self.row.platform, self.row.chat_id, limit=1)
             return teams[0] if teams else None
         return self.store.team(self.row.team_id) if self.row.team_id is not None else None
 
-    def in_group(self, event: EventData) -> bool:
-        return not self.turn.event.private
+    def _open_team_at(self, place: str) -> TeamRecord | None:
+        return self.store.open_team_at(self.row.platform, place)
 
-    def team_open_here(self, event: EventData) -> bool:
-        return self.store.open_team_at(self.row.platform, self.row.chat_id) is not None
-
-    def _team_name(self, event: EventData) -> str:
-        return (event.kwargs.get("arg") or "").strip()[:60] or self.turn.event.chat_title or self.catalog.message(
-            "team_default_name")
+    def _team_name(self) -> str:
+        return self.chat.arg.strip()[:60] or self.turn.event.chat_title or self.catalog.message("team_default_name")
 
     def _place(self, name: str) -> str:
-        return self.row.chat_id if not self.turn.event.private else NAMED_PLACE + name.casefold()
+        return self.row.chat_id if not self.chat.private else NAMED_PLACE + name.casefold()
 
-    def names_a_new_team(self, event: EventData) -> bool:
-        name = (event.kwargs.get("arg") or "").strip()
-        return bool(name) and self.store.open_team_at(self.row.platform, self._place(name[:60])) is None
+    def names_a_new_team(self) -> bool:
+        name = self.chat.arg.strip()
+        return bool(name) and self._open_team_at(self._place(name[:60])) is None
 
-    # Starting and joining
+    # Starting
 
-    def start_team(self, event: EventData) -> None:
-        name = self._team_name(event)
+    def team(self) -> None:
+        """`/team`: in a group without an open team, start one; else show the team's state."""
+        if not self.chat.private and self._open_team_at(self.row.chat_id) is None:
+            self.start()
+        else:
+            self.status()
+            self.chat.reask()
+
+    def new_here_or_explain(self) -> None:
+        """`/team new` in a group starts the group's team; in a private chat it needs a new name."""
+        if not self.chat.private:
+            self.start()
+            return
+        name = self.chat.arg.strip()
+        existing = self._open_team_at(self._place(name[:60])) if name else None
+        if existing is not None:
+            self.say("team_exists", name=existing.name, code=existing.code)
+        else:
+            self.say("team_name_needed")
+        self.chat.reask()
+
+    def start(self) -> None:
+        name = self._team_name()
         place = self._place(name)
-        existing = self.store.open_team_at(self.row.platform, place)
+        existing = self._open_team_at(place)
         if existing is not None:
             self.say("team_exists", name=existing.name, code=existing.code)
             self.replies.append(self._progress(existing, here=True))
@@ -100,8 +115,8 @@ class TeamActions(ConversationBase):
         )
         team = self.store.team(team_id)
         assert team is not None
-        self.row.team_id, self.joining = team_id, team
-        if self.turn.event.private:
+        self.row.team_id, self.started = team_id, team
+        if self.chat.private:
             self.say("team_created", name=name, code=code)
         else:
             self.replies.append(self._progress(team, here=True))
@@ -112,81 +127,106 @@ class TeamActions(ConversationBase):
             if not self.store.code_taken(self.row.platform, code):
                 return code
 
-    def invited(self, event: EventData) -> bool:
-        """`/start <invite>` from a team's button: join that team, if the invite still holds.
-        Any other start payload is ignored, and the person gets the welcome."""
-        token = (event.kwargs.get("arg") or "").strip()
-        if not token or not self.turn.event.private:
-            return False
+    # Joining
+
+    @cached_property
+    def invited_team(self) -> TeamRecord | None:
+        """The open team that `/start <invite>` from a team's button names, if the invite still
+        holds (in a private chat, in the team's workspace)."""
+        token = self.chat.arg.strip()
+        if not token or not self.chat.private:
+            return None
         team = self.store.invited_team(token, self.row.platform, self.turn.now)
         if team is None or team.status != "open" or team.workspace != (self.turn.event.workspace or ""):
-            return False
-        self.joining = team
-        return True
+            return None
+        return team
 
-    def _code_team(self, event: EventData) -> TeamRecord | None:
-        code = _as_code(event.kwargs.get("arg") or "")
+    def invited(self) -> bool:
+        """Any other start payload is ignored, and the person gets the welcome."""
+        return self.invited_team is not None
+
+    @cached_property
+    def code_team(self) -> TeamRecord | None:
+        code = _as_code(self.chat.arg)
         if not code:
             return None
         return self.store.team_by_code(self.row.platform, self.turn.event.workspace or "", code)
 
-    def _wrong_codes(self) -> list[str]:
+    @cached_property
+    def wrong_codes(self) -> list[str]:
         since = datetime.fromisoformat(self.turn.now) - WRONG_CODE_WINDOW
         return self.store.wrong_codes_since(self.row.platform, self.row.user_id, since.isoformat(timespec="seconds"))
 
-    def can_join(self, event: EventData) -> bool:
-        if not self.turn.event.private or len(self._wrong_codes()) >= WRONG_CODES:
-            return False
-        team = self._code_team(event)
-        if team is None or team.status != "open":
-            return False
-        self.joining = team
-        return True
-
-    def explain_join_refused(self, event: EventData) -> None:
-        code = _as_code(event.kwargs.get("arg") or "")
-        wrong = self._wrong_codes()
-        if not self.turn.event.private:
-            self.say("team_join_in_private")
-        elif len(wrong) >= WRONG_CODES:
-            free_at = datetime.fromisoformat(wrong[-WRONG_CODES]) + WRONG_CODE_WINDOW
+    @cached_property
+    def join_refusal(self) -> Refusal | None:
+        """Why `/team join CODE` cannot join a team, or None when it can."""
+        if not self.chat.private:
+            return "team_join_in_private", {}
+        if len(self.wrong_codes) >= WRONG_CODES:
+            free_at = datetime.fromisoformat(self.wrong_codes[-WRONG_CODES]) + WRONG_CODE_WINDOW
             wait = free_at - datetime.fromisoformat(self.turn.now)
-            self.say("team_join_slow_down", count=max(1, math.ceil(wait.total_seconds() / 60)))
-        elif not code:
-            self.say("team_join_how")
-        elif (team := self._code_team(event)) is None:
+            return "team_join_slow_down", {"count": max(1, math.ceil(wait.total_seconds() / 60))}
+        if not _as_code(self.chat.arg):
+            return "team_join_how", {}
+        team = self.code_team
+        if team is None:
+            return "team_unknown_code", {"code": self.chat.arg.strip().upper()[:12]}
+        if team.status != "open":
+            return "team_closed", {"name": team.name}
+        return None
+
+    def can_join(self) -> bool:
+        return self.join_refusal is None
+
+    def explain_join_refused(self) -> None:
+        """Says why a join was refused; a wrong code counts towards slowing its typist down."""
+        assert self.join_refusal is not None
+        if self.join_refusal[0] == "team_unknown_code":
             self.store.record_wrong_code(self.row.platform, self.row.user_id, self.turn.now)
             self.store.prune_wrong_codes((datetime.fromisoformat(self.turn.now) - WRONG_CODE_WINDOW).isoformat())
-            self.say("team_unknown_code", code=(event.kwargs.get("arg") or "").strip().upper()[:12])
-        else:
-            self.say("team_closed", name=team.name)
+        self._refuse(self.join_refusal)
 
-    def join_team(self, event: EventData) -> None:
-        team = self.joining
-        assert team is not None
+    def _refuse(self, refusal: Refusal) -> None:
+        key, values = refusal
+        self.replies.append(Reply(self.catalog.message(key, **values)))
+
+    def join(self) -> None:
+        assert self.invited_team is not None
+        self._join(self.invited_team)
+
+    def join_by_code(self) -> None:
+        assert self.code_team is not None
+        self._join(self.code_team)
+
+    def _join(self, team: TeamRecord) -> None:
         self.row.team_id = team.id
-        self.answer_for_team(event)
+        self._answer_for(team)
         self._announce(team)
 
-    def answer_for_team(self, event: EventData) -> None:
+    def answer_started(self) -> None:
+        assert self.started is not None
+        self._answer_for(self.started)
+
+    def _answer_for(self, team: TeamRecord) -> None:
         """Puts the team's assessment on screen, keeping any other one for later."""
-        team = self.joining
-        assert team is not None
         self.store.add_member(team.id, self.row.platform, self.row.user_id, self.turn.now)
         current = self.row.assessment_id
         if current is None or self.store.assessment_team(current) != team.id:
-            self.suspend_current()
+            self.questions.suspend()
             unfinished = self.store.unfinished_assessment(*self.who, team_id=team.id)
             if unfinished is None:
-                self.begin_assessment(team.id)
+                self.questions.begin(team.id)
             else:
                 self.row.assessment_id, self.row.cursor = unfinished
-        self.ask(event, intro=self.catalog.message("team_answer_intro", name=team.name))
+        self.questions.ask(intro=self.catalog.message("team_answer_intro", name=team.name))
 
     # Progress, closing, leaving
 
-    def report_team_answer(self, team_id: int) -> None:
-        team = self.store.team(team_id)
+    def report_answer(self) -> None:
+        """After an assessment for a team: the person, and the team's place, hear that it counted."""
+        finished = self.questions.finished
+        team_id = self.store.assessment_team(finished) if finished is not None else None
+        team = self.store.team(team_id) if team_id is not None else None
         if team is None:
             return
         if team.status != "open":
@@ -200,12 +240,14 @@ class TeamActions(ConversationBase):
         if not team.chat_id.startswith(NAMED_PLACE) and team.chat_id != self.row.chat_id:
             self.replies.append(self._progress(team, here=False))
 
-    def refresh_team_messages(self, team_ids: list[int]) -> None:
+    def refresh_messages(self, team_ids: list[int]) -> None:
+        """Updates the progress messages of teams in their groups, where posted."""
+        store = self.store
         for team_id in team_ids:
-            team = self.store.team(team_id)
+            team = store.team(team_id)
             if team is None or team.chat_id.startswith(NAMED_PLACE):
                 continue
-            if self.store.posted_message(team.platform, render.team_ref(team.id), team.chat_id) is not None:
+            if store.posted_message(team.platform, render.team_ref(team.id), team.chat_id) is not None:
                 self.replies.append(self._progress(team, here=False))
 
     def _progress(self, team: TeamRecord, here: bool) -> Reply:
@@ -223,7 +265,7 @@ class TeamActions(ConversationBase):
             self.store.create_invite(token, team.id, self.turn.now, (now + INVITE_LIFE).isoformat(timespec="seconds"))
         return token
 
-    def show_team_status(self, event: EventData) -> None:
+    def status(self) -> None:
         team = self.context_team
         if team is None:
             self.say("team_none")
@@ -232,27 +274,25 @@ class TeamActions(ConversationBase):
         else:
             self.replies.extend(self._result_replies(team))
 
-    def may_close(self, event: EventData) -> bool:
-        team = self.context_team
-        return (
-            team is not None
-            and team.status == "open"
-            and (team.starter_id == self.row.user_id or self.turn.event.is_admin)
-            and any(m.answered for m in self.store.members(team.id))
-        )
-
-    def explain_close_refused(self, event: EventData) -> None:
+    def close_refusal(self) -> Refusal | None:
+        """Why `/team close` cannot close the team meant, or None when it can."""
         team = self.context_team
         if team is None:
-            self.say("team_none")
-        elif team.status != "open":
-            self.say("team_already_closed", name=team.name)
-        elif team.starter_id != self.row.user_id and not self.turn.event.is_admin:
-            self.say("team_close_not_allowed", name=team.name)
-        else:
-            self.say("team_close_empty", name=team.name)
+            return "team_none", {}
+        if team.status != "open":
+            return "team_already_closed", {"name": team.name}
+        if team.starter_id != self.row.user_id and not self.turn.event.is_admin:
+            return "team_close_not_allowed", {"name": team.name}
+        if not any(m.answered for m in self.store.members(team.id)):
+            return "team_close_empty", {"name": team.name}
+        return None
 
-    def close_team(self, event: EventData) -> None:
+    def close(self) -> None:
+        """Closes the team meant, if its starter (or an admin) asks and someone answered."""
+        refusal = self.close_refusal()
+        if refusal is not None:
+            self._refuse(refusal)
+            return
         team = self.context_team
         assert team is not None
         answers = [a for _, a in self.store.team_answers(team.id)]
@@ -281,7 +321,7 @@ class TeamActions(ConversationBase):
                                                          min_participants=MIN_VISIBLE) if t.id < team.id]
         previous = (earlier[0], TeamResult.from_dict(earlier[0].result or {})) if earlier else None
         replies = [render.team_result(catalog, team, result, previous)]
-        if with_member and self.turn.event.private and result.visible:
+        if with_member and self.chat.private and result.visible:
             mine = self.store.finished_assessments(*self.who, limit=50)
             own = next((r for r in mine if r.team_id == team.id), None)
             compared = render.person_against_team(catalog, team, own.result, result) if own else None
@@ -289,40 +329,34 @@ class TeamActions(ConversationBase):
                 replies.append(compared)
         return replies
 
-    def answering_for_context_team(self, event: EventData) -> bool:
-        team = self.context_team
-        return (
-            team is not None
-            and self.row.assessment_id is not None
-            and self.store.assessment_team(self.row.assessment_id) == team.id
-        )
+    def _answering_for(self, team: TeamRecord) -> bool:
+        assessment_id = self.row.assessment_id
+        return assessment_id is not None and self.store.assessment_team(assessment_id) == team.id
 
-    def in_context_team(self, event: EventData) -> bool:
+    def answering_for_context_team(self) -> bool:
         team = self.context_team
-        return team is not None and self.store.is_member(team.id, self.row.user_id)
+        return team is not None and self._answering_for(team)
 
-    def leave_team(self, event: EventData) -> None:
+    def leave_or_explain(self) -> None:
+        """`/team leave` of a team whose assessment is not on screen, or of none."""
+        team = self.context_team
+        if team is not None and self.store.is_member(team.id, self.row.user_id):
+            self.leave()
+        else:
+            self.say("team_not_member")
+
+    def leave(self) -> None:
         team = self.context_team
         assert team is not None
         self.store.remove_member(team.id, self.row.user_id, self.turn.now)
-        if self.row.assessment_id is not None and self.store.assessment_team(self.row.assessment_id) == team.id:
+        if self._answering_for(team):
+            assert self.row.assessment_id is not None
             self.store.discard_assessment(self.row.assessment_id)
             self.row.assessment_id, self.row.cursor = None, 0
         self.row.team_id = None
         self.say("team_left", name=team.name)
         if team.status == "open":
             self._announce(team)
-
-    def explain_not_in_team(self, event: EventData) -> None:
-        self.say("team_not_member")
-
-    def explain_team_name(self, event: EventData) -> None:
-        name = (event.kwargs.get("arg") or "").strip()
-        existing = self.store.open_team_at(self.row.platform, self._place(name[:60])) if name else None
-        if existing is not None:
-            self.say("team_exists", name=existing.name, code=existing.code)
-        else:
-            self.say("team_name_needed")
 
 
 def _as_code(text: str) -> str:
