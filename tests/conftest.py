@@ -4,10 +4,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bot.engine import Engine
 from bot.store import Store
 from bot.testing import ChatClient
+
+# Property tests never time an example: a busy machine makes any deadline flaky.
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
 
 
 class Clock:
