@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from babel import Locale
 
 CONTENT_DIR = Path(__file__).parent / "content"
 STAGE_COUNT = 6
+T = TypeVar("T")
 
 
 class ContentError(ValueError):
@@ -113,6 +115,20 @@ class Catalog:
     def dimension_name(self, dimension_id: str) -> str:
         found = self._dimensions_by_id.get(dimension_id)
         return found.name if found else self.message("content_gone")
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What is made from this content alone (a question's lines, a dimension's line at a
+        stage), made once: the content never changes. Keys must come from the content, never
+        from what people type, so that it stays small."""
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._memo[key] = make()
+            return value
+
+    @cached_property
+    def _memo(self) -> dict[Hashable, Any]:
+        return {}
 
     @cached_property
     def _tips_by_id(self) -> dict[str, Tip]:

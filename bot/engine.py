@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,17 @@ PUBLIC_KINDS = frozenset({ReplyKind.TEAM_PROGRESS, ReplyKind.TEAM_RESULT, ReplyK
                           ReplyKind.WEEKLY_STATUS, ReplyKind.ANNOUNCEMENT})
 
 
+_last_second: list[tuple[int, str]] = [(0, "")]
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The time in whole seconds, as ISO 8601 in UTC; read twice per message, so a second's
+    text is made once."""
+    second = int(time.time())
+    last = _last_second[0]
+    if last[0] != second:
+        last = _last_second[0] = (second, datetime.fromtimestamp(second, UTC).isoformat())
+    return last[1]
 
 
 def for_audience(event: Event, replies: list[Reply]) -> list[Reply]:
@@ -181,9 +191,9 @@ class Engine:
         (see Store.transaction). It survives the process dying; only the machine failing before
         the next durable commit can lose it, and then a restart sends these replies once more.
         Old keys are pruned here, after the replies went out, in small batches."""
-        with self.store.transaction(durable=False):
-            self.store.mark_delivered(key, self.clock())
-            if self._unpruned >= PRUNE_EVERY:
+        self.store.commit_delivered(key, self.clock())
+        if self._unpruned >= PRUNE_EVERY:
+            with self.store.transaction(durable=False):
                 self._prune()
 
     def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str) -> None:

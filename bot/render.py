@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from . import coaching
-from .catalog import STAGE_COUNT, Catalog, Question, Tip
+from .catalog import STAGE_COUNT, Catalog, Dimension, Question, Tip
 from .charts import Chart
 from .coaching import Move, Profile
 from .events import Option, Reply, ReplyKind
@@ -21,7 +22,11 @@ def bar(stage: int) -> str:
 
 def choice_value(scope: str, question_id: str, choice: int) -> str:
     """The payload a button sends back; it names the assessment and question to detect stale taps."""
-    return f"q:{scope}:{question_id}:{choice}"
+    return f"{choice_prefix(scope, question_id)}{choice}"
+
+
+def choice_prefix(scope: str, question_id: str) -> str:
+    return f"q:{scope}:{question_id}:"
 
 
 def question(
@@ -30,28 +35,29 @@ def question(
 ) -> Reply:
     """One question with its options in stage order, "don't know" as 0, and back and skip."""
     q = questions[index]
-    lines = [intro] if intro else []
-    lines.append(
-        catalog.message(
-            "question_header",
-            number=index + 1,
-            total=len(questions),
-            dimension=catalog.dimension(q.dimension).name,
-        )
-    )
-    lines.append(q.text)
+    head, answers, fixed = catalog.memo(
+        ("question", q, index, len(questions)), lambda: _question_parts(catalog, q, index, len(questions)))
+    lines = [intro, head] if intro else [head]
     if previous is not None:
         shown = catalog.message("dont_know") if previous == DONT_KNOW else str(previous)
         lines.append(catalog.message("previous_answer", answer=shown))
-    options = [
-        Option(str(n), label, choice_value(scope, q.id, n))
-        for n, label in enumerate(q.options, start=1)
-    ]
-    options.append(Option("0", catalog.message("dont_know"), choice_value(scope, q.id, DONT_KNOW)))
-    if index > 0:
-        options.append(Option("/back", catalog.message("back_label"), "/back"))
-    options.append(Option("/skip", catalog.message("skip_label"), "/skip"))
-    return Reply("\n".join(lines), tuple(options), kind=ReplyKind.QUESTION)
+    prefix = choice_prefix(scope, q.id)
+    options = (*(Option(key, label, prefix + key) for key, label in answers), *fixed)
+    return Reply("\n".join(lines), options, kind=ReplyKind.QUESTION)
+
+
+def _question_parts(
+    catalog: Catalog, q: Question, index: int, total: int
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[Option, ...]]:
+    """What a question shows whoever answers it: its header and text, its answers' keys and
+    labels ("0" is "don't know"), and the options after them; made once per catalog."""
+    header = catalog.message("question_header", number=index + 1, total=total,
+                             dimension=catalog.dimension(q.dimension).name)
+    answers = [(str(n), label) for n, label in enumerate(q.options, start=1)]
+    answers.append((str(DONT_KNOW), catalog.message("dont_know")))
+    fixed = [Option("/back", catalog.message("back_label"), "/back")] if index > 0 else []
+    fixed.append(Option("/skip", catalog.message("skip_label"), "/skip"))
+    return f"{header}\n{q.text}", tuple(answers), tuple(fixed)
 
 
 def skipped_prompt(catalog: Catalog, count: int) -> Reply:
@@ -70,6 +76,10 @@ NAMES_SHOWN = 3
 
 
 def _names(catalog: Catalog, dimension_ids: tuple[str, ...]) -> str:
+    return catalog.memo(("names", dimension_ids), lambda: _names_made(catalog, dimension_ids))
+
+
+def _names_made(catalog: Catalog, dimension_ids: tuple[str, ...]) -> str:
     names = ", ".join(catalog.dimension_name(d) for d in dimension_ids[:NAMES_SHOWN])
     if len(dimension_ids) > NAMES_SHOWN:
         names += " " + catalog.message("and_more", count=len(dimension_ids) - NAMES_SHOWN)
@@ -79,8 +89,10 @@ def _names(catalog: Catalog, dimension_ids: tuple[str, ...]) -> str:
 def result(catalog: Catalog, result: Result, finished_at: str, previous: Result | None = None,
            previous_at: str | None = None) -> Reply:
     """The full explanation of a result: stage, meaning, profile, confidence, rule and next step."""
-    confidence = catalog.message(
-        f"confidence_{result.confidence}", answered=result.answered, total=result.total
+    level = result.confidence
+    confidence = catalog.memo(
+        ("confidence", level, result.answered, result.total),
+        lambda: catalog.message(f"confidence_{level}", answered=result.answered, total=result.total),
     )
     if result.stage is None:
         return Reply(
@@ -88,9 +100,8 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
         )
     stage = catalog.stage(result.stage)
     parts = [
-        catalog.message(
-            "result_title", stage=stage.id, stages=STAGE_COUNT, name=stage.name, tagline=stage.tagline
-        ),
+        catalog.memo(("result_title", stage.id), lambda: catalog.message(
+            "result_title", stage=stage.id, stages=STAGE_COUNT, name=stage.name, tagline=stage.tagline)),
         stage.meaning,
         "\n".join([catalog.message("result_dimensions_title"), *_dimension_lines(catalog, result)]),
     ]
@@ -108,7 +119,8 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     if result.uneven:
         parts.append(catalog.message("uneven"))
     parts.append(confidence)
-    parts.append(catalog.message("rule", needed=result.needed, known=len(result.known)))
+    needed, known = result.needed, len(result.known)
+    parts.append(catalog.memo(("rule", needed, known), lambda: catalog.message("rule", needed=needed, known=known)))
     if result.held_by:
         parts.append(held(catalog, result))
     profile = coaching.from_result(result)
@@ -117,8 +129,9 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     if previous is not None and previous_at is not None:
         parts.append(change(catalog, previous, previous_at, result))
     parts.append(catalog.message("finished_on", date=finished_at[:10]))
-    chart = bars_chart(catalog, catalog.message("chart_profile_title", stage=stage.id, name=stage.name),
-                       [result.dimensions])
+    title = catalog.memo(("chart_profile_title", stage.id),
+                         lambda: catalog.message("chart_profile_title", stage=stage.id, name=stage.name))
+    chart = bars_chart(catalog, title, [result.dimensions])
     return Reply("\n\n".join(parts), _coaching_options(catalog), chart=chart, kind=ReplyKind.RESULT)
 
 
@@ -127,12 +140,14 @@ def bars_chart(
     spreads: dict[str, tuple[int, int] | None] | None = None,
 ) -> Chart:
     """A per-dimension chart of one or more profiles (a person, a team, a person against a team)."""
-    ids = [d.id for d in catalog.dimensions]
+    ids, labels, stage_names = catalog.memo("bars", lambda: (
+        tuple(d.id for d in catalog.dimensions), tuple(d.name for d in catalog.dimensions),
+        tuple(s.name for s in catalog.stages)))
     return Chart(
         kind="bars",
         title=title,
-        labels=tuple(d.name for d in catalog.dimensions),
-        stage_names=tuple(s.name for s in catalog.stages),
+        labels=labels,
+        stage_names=stage_names,
         series=tuple(tuple(values.get(d) for d in ids) for values in series),
         legend=legend,
         ranges=tuple(spreads.get(d) for d in ids) if spreads else (),
@@ -152,10 +167,10 @@ def progress(catalog: Catalog, history: list[tuple[str, int | None]]) -> Reply:
 
 
 def _coaching_options(catalog: Catalog) -> tuple[Option, ...]:
-    return (
+    return catalog.memo("coaching_options", lambda: (
         Option("/tips", catalog.message("tips_label"), "/tips"),
         Option("/roadmap", catalog.message("roadmap_label"), "/roadmap"),
-    )
+    ))
 
 
 def _tip_options(catalog: Catalog, tip: Tip | None) -> tuple[Option, ...]:
@@ -298,19 +313,18 @@ def _dimension_lines(catalog: Catalog, result: Result) -> list[str]:
     lines = []
     for dimension in catalog.dimensions:
         stage = result.dimensions.get(dimension.id)
-        if stage is None:
-            lines.append(catalog.message("result_dimension_unknown", name=dimension.name))
-        else:
-            lines.append(
-                catalog.message(
-                    "result_dimension_line",
-                    bar=bar(stage),
-                    stage=stage,
-                    stage_name=catalog.stage(stage).name,
-                    name=dimension.name,
-                )
-            )
+        lines.append(catalog.memo(("dimension_line", dimension.id, stage),
+                                  partial(_dimension_line, catalog, dimension, stage)))
     return lines
+
+
+def _dimension_line(catalog: Catalog, dimension: Dimension, stage: int | None) -> str:
+    if stage is None:
+        return catalog.message("result_dimension_unknown", name=dimension.name)
+    return catalog.message(
+        "result_dimension_line", bar=bar(stage), stage=stage, stage_name=catalog.stage(stage).name,
+        name=dimension.name,
+    )
 
 
 def change(catalog: Catalog, before: Result, before_at: str, after: Result) -> str:

@@ -9,9 +9,10 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -29,6 +30,11 @@ _SAVE_CONVERSATION = (  # built once: it runs for every message
     " ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET "
     + ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
 )
+
+# Replies are stored for every message: one encoder made once (json.dumps with arguments makes
+# a new one per call), compact, and with text as it is (a name is found in it as written).
+_REPLIES_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
+_MARK_DELIVERED = "UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ?"
 
 # Every column that can tell who someone is, and what `/forget` (Store.forget_user) does to it.
 # Every other column is listed in IMPERSONAL; a test holds the schema to the two lists, so a
@@ -165,6 +171,7 @@ class Store:
             self.db.enable_wal()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._marks: sqlite3.Connection | None = None  # see commit_delivered
         self._create_schema()
         database.tune(conn)
 
@@ -176,11 +183,12 @@ class Store:
         return Store(self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout)
 
     def close(self) -> None:
+        if self._marks is not None:
+            self._marks.close()
         database.checkpoint(self.conn)
         self.db.close()
 
-    @contextmanager
-    def transaction(self, durable: bool = True) -> Iterator[None]:
+    def transaction(self, durable: bool = True) -> Transaction:
         """One event, one transaction: everything it changed is committed or nothing is.
 
         It takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that reads and
@@ -191,24 +199,7 @@ class Store:
         synchronous=NORMAL): it survives the process dying, and the next durable commit takes it
         to the disk; only the machine failing first can lose it. A nested one is part of the
         transaction around it."""
-        if self.conn.in_transaction:
-            with self.db.atomic():  # nested: a savepoint
-                yield
-            return
-        relaxed = not durable and self.synchronous.upper() in ("FULL", "EXTRA")
-        if relaxed:
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self.conn.rollback()
-                raise
-            self.conn.commit()
-        finally:
-            if relaxed:
-                self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        return Transaction(self, durable)
 
     def _create_schema(self) -> None:
         db = self.db
@@ -411,7 +402,23 @@ class Store:
 
     def mark_delivered(self, key: str, at: str) -> None:
         """Delivered replies are never sent again, so their text (which may name people) goes."""
-        self.conn.execute("UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ?", [at, key])
+        self.conn.execute(_MARK_DELIVERED, [at, key])
+
+    def commit_delivered(self, key: str, at: str) -> None:
+        """mark_delivered in a commit of its own that does not wait for the disk (see transaction).
+
+        It runs once per update, so it is one statement on a second connection of this thread
+        kept at synchronous=NORMAL, rather than a transaction that switches the pragma there and
+        back. A database in memory, or one not synchronous=FULL, takes the transaction."""
+        if self._marks is None and not self.conn.in_transaction and self.path != ":memory:" \
+                and self.synchronous.upper() in ("FULL", "EXTRA"):
+            self._marks = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            self._marks.execute("PRAGMA synchronous=NORMAL")
+        if self._marks is None or self.conn.in_transaction:
+            with self.transaction(durable=False):
+                self.mark_delivered(key, at)
+            return
+        self._marks.execute(_MARK_DELIVERED, [at, key])  # autocommit: one statement, its own transaction
 
     # Messages an adapter posted and may update in place (a team's progress)
 
@@ -434,7 +441,7 @@ class Store:
         self.conn.execute(
             "INSERT INTO events (key, platform, user_id, chat_id, chat_type, replies, handled_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [key, platform, user_id, chat_id, chat_type, json.dumps(replies, ensure_ascii=False), at],
+            [key, platform, user_id, chat_id, chat_type, _REPLIES_JSON.encode(replies), at],
         )
 
     def undelivered(self, platform: str, since: str) -> list[tuple[str, str, str, list[dict]]]:
@@ -1052,3 +1059,47 @@ def _inserted(cursor: sqlite3.Cursor) -> int:
     """The id of the row an INSERT just added."""
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+class Transaction:
+    """Store.transaction's context manager: a plain class, as it runs twice for every message."""
+
+    __slots__ = ("durable", "nested", "relaxed", "store")
+
+    def __init__(self, store: Store, durable: bool) -> None:
+        self.store, self.durable = store, durable
+        self.relaxed = False
+        self.nested: AbstractContextManager[Any] | None = None
+
+    def __enter__(self) -> None:
+        store = self.store
+        conn = store.conn
+        if conn.in_transaction:
+            self.nested = store.db.atomic()  # a savepoint
+            self.nested.__enter__()
+            return
+        self.relaxed = not self.durable and store.synchronous.upper() in ("FULL", "EXTRA")
+        if self.relaxed:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._restore()
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        if self.nested is not None:
+            self.nested.__exit__(kind, error, trace)
+            return
+        conn = self.store.conn
+        try:
+            if kind is None:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        if self.relaxed:
+            self.store.conn.execute(f"PRAGMA synchronous={self.store.synchronous}")
