@@ -142,19 +142,25 @@ class Reply:
     mentions: tuple[Mention, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for the event log; built by hand, as it runs for every message."""
-        return {
-            "text": self.text,
-            "options": [
-                {"key": o.key, "label": o.label, "value": o.value, "private": o.private} for o in self.options
-            ],
-            "chart": self.chart.to_dict() if self.chart else None,
-            "kind": self.kind,
-            "to": self.to,
-            "ref": self.ref,
-            "personal": self.personal,
-            "mentions": [[m.start, m.end, m.user_id] for m in self.mentions],
-        }
+        """Plain data for the event log, built by hand and without the fields left at their
+        defaults (`from_dict` fills them in), as it is stored for every message."""
+        data: dict[str, Any] = {"text": self.text, "kind": self.kind}
+        if self.options:
+            data["options"] = [
+                {"key": o.key, "label": o.label, "value": o.value, **({"private": True} if o.private else {})}
+                for o in self.options
+            ]
+        if self.chart:
+            data["chart"] = self.chart.to_dict()
+        if self.to is not None:
+            data["to"] = self.to
+        if self.ref is not None:
+            data["ref"] = self.ref
+        if self.personal:
+            data["personal"] = True
+        if self.mentions:
+            data["mentions"] = [[m.start, m.end, m.user_id] for m in self.mentions]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
