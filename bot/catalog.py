@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,6 +80,14 @@ class Catalog:
     questions: tuple[Question, ...]
     tips: tuple[Tip, ...]
     messages: dict[str, str | dict[str, str]]
+    # Per command (its words joined by "_"): its line in /help ("help"), its menu description ("menu").
+    commands: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def command_text(self, command: str, part: str) -> str:
+        try:
+            return self.commands[command][part]
+        except KeyError:
+            raise ContentError(f"{self.path.name}: commands.{command}.{part}: missing") from None
 
     def message(self, key: str, **values: Any) -> str:
         """A message filled in; a message with plural forms picks the one `count` needs."""
@@ -226,6 +234,7 @@ def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
         questions=questions,
         tips=tips,
         messages=dict(_require(data, "messages", name)),
+        commands={command: dict(texts) for command, texts in data.get("commands", {}).items()},
     )
     if strict:
         _check_shape(catalog)

@@ -81,11 +81,27 @@ def _check_commands(catalog: Catalog) -> list[str]:
     for key, template in catalog.messages.items():
         forms = template.items() if isinstance(template, dict) else [("", template)]
         texts += [(f"messages.{key}" + (f".{form}" if form else ""), text) for form, text in forms]
+    for command, parts in catalog.commands.items():
+        texts += [(f"commands.{command}.{part}", text) for part, text in parts.items()]
     problems = [f"{name}: {ident}: '/{word}' is not a command; name commands as the content does, like '/team join'"
                 for ident, text in texts for word in dict.fromkeys(mentioned(text)) if not registered(word)]
-    wanted = [(c, key) for c in REGISTRY for key in (c.help, c.menu_id if c.menu else "") if key]
-    return problems + [f"{name}: messages.{key}: missing (/{command.name} needs it)"
-                       for command, key in wanted if key not in catalog.messages]
+    return problems + _check_command_texts(catalog)
+
+
+def _check_command_texts(catalog: Catalog) -> list[str]:
+    """Each command's one entry has the texts its declaration asks for (a /help line, a menu
+    description), and no others; an entry for no command is a leftover."""
+    name = catalog.path.name
+    wanted = {c.content_id: {part for part, needed in (("help", c.help), ("menu", c.menu)) if needed}
+              for c in REGISTRY}
+    problems = [f"{name}: commands.{command}.{part}: missing (/{command.replace('_', ' ')} needs it)"
+                for command, parts in wanted.items() for part in sorted(parts - set(catalog.commands.get(command, {})))]
+    problems += [f"{name}: commands.{command}: no registered command of that name"
+                 for command in catalog.commands if command not in wanted]
+    problems += [f"{name}: commands.{command}.{part}: not asked for by /{command.replace('_', ' ')}"
+                 for command, parts in catalog.commands.items() if command in wanted
+                 for part in sorted(set(parts) - wanted[command])]
+    return problems
 
 
 def _check_message(catalog: Catalog, key: str, template: object) -> list[str]:

@@ -19,9 +19,9 @@ class Command:
     way in each, `/team join`, and people type them so); only their help and menu texts are
     translated. `arguments` says what may follow (a bare word typed without its `/` and with
     more after it is read as this command only when it takes some); `group` whether a group or
-    channel may use it (anything else moves to a private chat); `help` the content id of its
-    line in /help; `menu` whether it is in a platform's command menu, described by content
-    `command_<words joined by _>`; `reasks` whether the open question comes back after it."""
+    channel may use it (anything else moves to a private chat); `help` whether it has a line in
+    /help and `menu` whether it is in a platform's command menu: both texts are one content
+    entry, `[commands]` under `content_id`; `reasks` whether the open question comes back after it."""
 
     words: tuple[str, ...]
     trigger: str = ""
@@ -29,7 +29,7 @@ class Command:
     otherwise: str = ""
     arguments: str = ""
     group: bool = False
-    help: str = ""
+    help: bool = False
     menu: bool = False
     reasks: bool = True
 
@@ -38,8 +38,8 @@ class Command:
         return " ".join(self.words)
 
     @property
-    def menu_id(self) -> str:
-        return "command_" + "_".join(self.words)
+    def content_id(self) -> str:
+        return "_".join(self.words)
 
     def __post_init__(self) -> None:
         if bool(self.trigger) == bool(self.handler) or (self.otherwise and not self.trigger):
@@ -53,14 +53,14 @@ def weekly(word: str, handler: str, arguments: str = "", reasks: bool = True) ->
 
 REGISTRY = (
     Command(("start",), trigger="start", otherwise="menu.welcome", group=True),
-    Command(("assess",), trigger="assess", help="help_assess", menu=True),
-    Command(("back",), trigger="back", otherwise="questions.explain_not_assessing", help="help_back"),
-    Command(("skip",), trigger="skip", otherwise="questions.explain_not_assessing", help="help_skip"),
-    Command(("restart",), trigger="restart", help="help_restart"),
-    Command(("result",), trigger="result", otherwise="menu.show_result", help="help_result", menu=True),
-    Command(("lang",), handler="menu.change_language", arguments="LANGUAGE", group=True, help="help_lang",
+    Command(("assess",), trigger="assess", help=True, menu=True),
+    Command(("back",), trigger="back", otherwise="questions.explain_not_assessing", help=True),
+    Command(("skip",), trigger="skip", otherwise="questions.explain_not_assessing", help=True),
+    Command(("restart",), trigger="restart", help=True),
+    Command(("result",), trigger="result", otherwise="menu.show_result", help=True, menu=True),
+    Command(("lang",), handler="menu.change_language", arguments="LANGUAGE", group=True, help=True,
             menu=True),
-    Command(("tips",), trigger="tips", otherwise="coaching.offer_quick_check", help="help_tips", menu=True),
+    Command(("tips",), trigger="tips", otherwise="coaching.offer_quick_check", help=True, menu=True),
     Command(("tips", "more"), trigger="tips", otherwise="coaching.offer_quick_check"),
     Command(("tips", "why"), handler="coaching.why", arguments="TIP", reasks=False),
     Command(("tips", "done"), handler="coaching.done", arguments="TIP", reasks=False),
@@ -68,9 +68,9 @@ REGISTRY = (
     Command(("tips", "quick"), trigger="quick_check"),
     Command(("tips", "stage"), trigger="pick_stage", otherwise="coaching.offer_stage_picker", arguments="STAGE",
             reasks=False),
-    Command(("roadmap",), handler="coaching.roadmap", help="help_roadmap", menu=True),
+    Command(("roadmap",), handler="coaching.roadmap", help=True, menu=True),
     Command(("roadmap", "done"), handler="coaching.roadmap_done", arguments="MOVE", reasks=False),
-    Command(("team",), handler="team.team", group=True, help="help_team", menu=True, reasks=False),
+    Command(("team",), handler="team.team", group=True, help=True, menu=True, reasks=False),
     Command(("team", "new"), trigger="team_new", otherwise="team.new_here_or_explain", arguments="NAME",
             group=True, reasks=False),
     Command(("team", "join"), trigger="team_join", otherwise="team.explain_join_refused", arguments="CODE",
@@ -90,8 +90,8 @@ REGISTRY = (
     weekly("channel-dismiss", "mark_dismissed", arguments="TIP", reasks=False),
     Command(("champion",), handler="weekly.add_champion", arguments="@PERSON", group=True),
     Command(("champion", "add"), handler="weekly.add_champion", arguments="@PERSON", group=True),
-    Command(("forget",), trigger="forget", help="help_forget", menu=True),
-    Command(("help",), handler="menu.show_help", group=True, help="help_help", menu=True),
+    Command(("forget",), trigger="forget", help=True, menu=True),
+    Command(("help",), handler="menu.show_help", group=True, help=True, menu=True),
     Command(("home",), handler="menu.show_home", reasks=False),
 )
 
@@ -124,10 +124,10 @@ def find(name: str, arg: str) -> tuple[Command, str] | None:
 def help_text(catalog: Catalog) -> str:
     """/help: a line for each command that has one, in the registry's order, between the
     content's opening and its word on answering."""
-    lines = [catalog.message(c.help) for c in REGISTRY if c.help]
+    lines = [catalog.command_text(c.content_id, "help") for c in REGISTRY if c.help]
     return "\n".join([catalog.message("help"), *lines, catalog.message("help_answering")])
 
 
 def menu(catalog: Catalog, joiner: str = ONE_WORD_JOINER) -> list[tuple[str, str]]:
     """A platform's command menu, (command spelled as one word, description), in registry order."""
-    return [(joiner.join(c.words), catalog.message(c.menu_id)) for c in REGISTRY if c.menu]
+    return [(joiner.join(c.words), catalog.command_text(c.content_id, "menu")) for c in REGISTRY if c.menu]

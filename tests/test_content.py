@@ -245,7 +245,17 @@ def test_a_command_that_is_not_registered_is_caught(tmp_path, content):
     ]
 
 
-def test_a_registered_command_without_its_help_line_is_caught(tmp_path, content):
-    content["nl"]["messages"].pop("help_roadmap")
+def test_each_command_has_its_texts_in_one_entry_and_no_other(tmp_path, content):
+    content["nl"]["commands"]["roadmap"].pop("help")
+    content["en"]["commands"]["team_close"].pop("menu")
+    content["en"]["commands"]["back"]["menu"] = "Go back"  # /back is in no menu
+    content["en"]["commands"]["streak"] = {"help": "/help – a command nobody declared"}
+    content["nl"]["commands"]["tips"]["help"] += " of /tipz"
     problems, _ = check(write(tmp_path, content))
-    assert "nl.toml: messages.help_roadmap: missing (/roadmap needs it)" in problems
+    assert [p for p in problems if "commands." in p] == [
+        "en.toml: commands.team_close.menu: missing (/team close needs it)",
+        "en.toml: commands.streak: no registered command of that name",
+        "en.toml: commands.back.menu: not asked for by /back",
+        "nl.toml: commands.tips.help: '/tipz' is not a command; name commands as the content does, like '/team join'",
+        "nl.toml: commands.roadmap.help: missing (/roadmap needs it)",
+    ]
