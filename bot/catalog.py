@@ -129,10 +129,10 @@ class Catalog:
         stage), made once: the content never changes. Keys must come from the content, never
         from what people type, so that it stays small."""
         try:
-            return self._memo[key]  # type: ignore[no-any-return]
+            found: T = self._memo[key]
         except KeyError:
-            value = self._memo[key] = make()
-            return value
+            found = self._memo[key] = make()
+        return found
 
     @cached_property
     def _memo(self) -> dict[Hashable, Any]:
