@@ -194,7 +194,7 @@ def render_png(chart: Chart) -> bytes:
     # A long title (a team's name) wraps rather than widening the picture. Not by matplotlib's
     # own wrapping: that reads `$…$` as a formula whatever the text says.
     title = "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in chart.title.splitlines())
-    axes.set_title(title, fontsize=13, loc="left", fontweight="bold", **PLAIN)
+    axes.set_title(title, fontsize=13, loc="left", fontweight="bold", y=1, **PLAIN)  # y: placed, not measured
     top = (title.count("\n") + 1) * 13 * 1.25 + 6 + MARGIN  # points: the title's lines and its pad
     width = (left + max(PLOT_WIDTH, _widest(title.splitlines(), 13, bold=True)[0]) + MARGIN) / 72
     height = (top + (0.4 * max(len(chart.labels), 4) + 1.6) * 72 + bottom) / 72
@@ -220,11 +220,15 @@ def _figure(kind: str) -> tuple[Figure, Axes]:
         from matplotlib.figure import Figure
 
         figure = Figure(dpi=DPI)
-        cache[kind] = figure, figure.add_subplot()
+        axes = figure.add_subplot()
+        # Where the margins are measured beforehand, nothing is placed by the extent of the tick
+        # labels (which measuring would cost each chart): no axis label, an empty offset text.
+        axes.xaxis.set_label_coords(0.5, 0)
+        axes.yaxis.set_label_coords(0, 0.5)
+        cache[kind] = figure, axes
     figure, axes = cache[kind]
-    for artist in (*axes.patches, *axes.lines, *axes.texts):
+    for artist in (*axes.collections, *axes.lines, *axes.texts):
         artist.remove()
-    axes.containers.clear()
     if axes.legend_ is not None:
         axes.legend_.remove()
     return figure, axes
@@ -255,35 +259,40 @@ def _stages(chart: Chart) -> list[str]:
 
 def _bars(axes: Axes, chart: Chart) -> tuple[float, float]:
     """Draws the bars; returns the margins (points) their labels need on the left and below."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Patch, Rectangle
+
     count = len(chart.series)
     height = 0.8 / count
     rows = range(len(chart.labels))
+    # One collection per series rather than a patch per bar: the same picture, drawn at once.
     for index, values in enumerate(chart.series):
-        offsets = [r - 0.4 + height * (index + 0.5) for r in rows]
-        axes.barh(
-            offsets,
-            [v or 0 for v in values],
-            height=height * 0.9,
-            color=COLOURS[index % len(COLOURS)],
-            label=chart.legend[index] if index < len(chart.legend) else None,
-        )
+        offsets = [r - 0.4 + height * index for r in rows]
+        bars = [Rectangle((0, y + height * 0.05), v or 0, height * 0.9) for y, v in zip(offsets, values, strict=True)]
+        axes.add_collection(PatchCollection(bars, color=COLOURS[index % len(COLOURS)], linewidth=0), autolim=False)
         for y, value in zip(offsets, values, strict=True):
             if value is None:
-                axes.text(0.1, y, "?", va="center", fontsize=10, color="#555555", **PLAIN)
+                axes.text(0.1, y + height / 2, "?", va="center", fontsize=10, color="#555555", **PLAIN)
+    # The spreads as one line broken between rows, with a mark at either end.
+    xs: list[float] = []
+    ys: list[float] = []
     for row, span in zip(rows, chart.ranges, strict=False):
         if span:
-            y = row - 0.4 + height / 2
-            axes.plot(span, [y, y], color="#222222", linewidth=2, marker="|", markersize=12)
-    axes.set_yticks(list(rows), chart.labels, fontsize=10, **PLAIN)
+            xs += [*span, math.nan]
+            ys += [row - 0.4 + height / 2] * 3
+    if xs:
+        axes.plot(xs, ys, color="#222222", linewidth=2, marker="|", markersize=12)
+    axes.set_yticks(list(rows), chart.labels, fontsize=10, in_layout=False, **PLAIN)
     axes.set_ylim(len(chart.labels) - 0.5, -0.5)  # the first dimension on top
     axes.set_xlim(0, STAGES + 0.3)
     stages = _stages(chart)
     axes.set_xticks(range(1, STAGES + 1), stages, fontsize=8, rotation=30, ha="right", rotation_mode="anchor",
-                    **PLAIN)
+                    in_layout=False, **PLAIN)
     axes.grid(axis="x", color="#dddddd")
     axes.set_axisbelow(True)
     if chart.legend:
-        for text in axes.legend(loc="lower right", fontsize=9).get_texts():
+        keys = [Patch(color=COLOURS[i % len(COLOURS)], label=name) for i, name in enumerate(chart.legend[:count])]
+        for text in axes.legend(handles=keys, loc="lower right", fontsize=9).get_texts():
             text.set(**PLAIN)
     return _widest(chart.labels, 10)[0] + TICK_SPACE + MARGIN, _widest(stages, 8, 30)[1] + TICK_SPACE + MARGIN
 
@@ -294,12 +303,12 @@ def _progress(axes: Axes, chart: Chart) -> tuple[float, float]:
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     axes.plot([p[0] for p in points], [p[1] for p in points], color=COLOURS[0], marker="o", linewidth=2.5)
     axes.set_xticks(range(len(chart.labels)), chart.labels, fontsize=9, rotation=30, ha="right",
-                    rotation_mode="anchor", **PLAIN)
+                    rotation_mode="anchor", in_layout=False, **PLAIN)
     margin = max(len(chart.labels) - 1, 1) * 0.06
     axes.set_xlim(-margin, len(chart.labels) - 1 + margin)
     axes.set_ylim(0.5, STAGES + 0.5)
     stages = _stages(chart)
-    axes.set_yticks(range(1, STAGES + 1), stages, fontsize=9, **PLAIN)
+    axes.set_yticks(range(1, STAGES + 1), stages, fontsize=9, in_layout=False, **PLAIN)
     axes.grid(axis="y", color="#dddddd")
     # The first date reaches left of the axis, beyond the stage names when they are short.
     first = _extent(chart.labels[0], 9, 30)[0] if chart.labels else 0
