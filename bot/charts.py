@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 STAGES = 6
 DPI = 110  # pixels per inch: 8 pt text stays legible on a phone
-PLOT_WIDTH = 330  # points (4.6 inches) from the axis on the left to the right edge, beside the labels
+WIDTH = 7.0  # inches, the labels included: what a phone shows across
 MARGIN = 8  # points of white around what is drawn
 TICK_SPACE = 7  # points between an axis and its tick labels (the tick and its pad)
-TITLE_WIDTH = 42  # characters of a title's line: about the width of the plot
+TITLE_WIDTH = 42  # characters of a title's line at most: about the width of the picture
 COLOURS = ("#1f6f8b", "#e07a24", "#9aa5b1")
 # Per text rather than through rcParams, which whoever calls `render_png` may have set otherwise.
 PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
@@ -186,21 +187,22 @@ def render_png(chart: Chart) -> bytes:
     about 70 ms of processor time. Drawn once: the margins come from the measured labels rather
     than from a first drawing to crop by, and each thread reuses one figure per kind of chart,
     whose axes and ticks cost more to build than to draw."""
-    figure, axes = _figure(chart.kind)
+    figure, axes, heading = _figure(chart.kind)
     if chart.kind == "progress":
         left, bottom = _progress(axes, chart)
     else:
         left, bottom = _bars(axes, chart)
-    # A long title (a team's name) wraps rather than widening the picture. Not by matplotlib's
-    # own wrapping: that reads `$…$` as a formula whatever the text says.
-    title = "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in chart.title.splitlines())
-    axes.set_title(title, fontsize=13, loc="left", fontweight="bold", y=1, **PLAIN)  # y: placed, not measured
-    top = (title.count("\n") + 1) * 13 * 1.25 + 6 + MARGIN  # points: the title's lines and its pad
-    width = (left + max(PLOT_WIDTH, _widest(title.splitlines(), 13, bold=True)[0]) + MARGIN) / 72
-    height = (top + (0.4 * max(len(chart.labels), 4) + 1.6) * 72 + bottom) / 72
-    figure.set_size_inches(width, height)
-    figure.subplots_adjust(left=left / 72 / width, right=1 - MARGIN / 72 / width,
+    title = _wrap(chart.title, 72 * WIDTH - 2 * MARGIN)
+    heading.set_text(title)
+    top = (title.count("\n") + 1) * 13 * 1.25 + 10 + MARGIN  # points: the title's lines and a gap
+    # The same size chart after chart, whatever the language (as long as the title's lines and
+    # the rows are as many), keeps the canvas, and with it every text measured before: the labels
+    # below take their room from the plot.
+    height = top / 72 + 0.4 * max(len(chart.labels), 4) + 2.6
+    figure.set_size_inches(WIDTH, height)
+    figure.subplots_adjust(left=left / 72 / WIDTH, right=1 - MARGIN / 72 / WIDTH,
                            bottom=bottom / 72 / height, top=1 - top / 72 / height)
+    heading.set_position((MARGIN / 72 / WIDTH, 1 - MARGIN / 72 / height))
     buffer = io.BytesIO()
     # Light compression costs far less than the default, for a somewhat larger file.
     figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
@@ -210,28 +212,42 @@ def render_png(chart: Chart) -> bytes:
 _FIGURES = threading.local()
 
 
-def _figure(kind: str) -> tuple[Figure, Axes]:
-    """This thread's figure for a kind of chart, emptied of the last chart drawn on it."""
-    cache: dict[str, tuple[Figure, Axes]] = _FIGURES.__dict__.setdefault("cache", {})
+def _wrap(title: str, width: float) -> str:
+    """A long title (a team's name) wraps rather than widening the picture, to lines that fit in
+    `width` points. Not by matplotlib's own wrapping: that reads `$…$` as a formula whatever the
+    text says."""
+    for characters in range(TITLE_WIDTH, 10, -4):
+        wrapped = "\n".join(textwrap.fill(line, characters) for line in title.splitlines())
+        if _widest(wrapped.splitlines(), 13, bold=True)[0] <= width:
+            break
+    return wrapped
+
+
+def _figure(kind: str) -> tuple[Figure, Axes, Text]:
+    """This thread's figure for a kind of chart and its title, emptied of the last chart drawn on it."""
+    cache: dict[str, tuple[Figure, Axes, Text]] = _FIGURES.__dict__.setdefault("cache", {})
     if kind not in cache:
         import matplotlib
 
         matplotlib.use("Agg")
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         figure = Figure(dpi=DPI)
+        FigureCanvasAgg(figure)  # its own, kept: a canvas made for each picture would measure every text anew
         axes = figure.add_subplot()
         # Where the margins are measured beforehand, nothing is placed by the extent of the tick
         # labels (which measuring would cost each chart): no axis label, an empty offset text.
         axes.xaxis.set_label_coords(0.5, 0)
         axes.yaxis.set_label_coords(0, 0.5)
-        cache[kind] = figure, axes
-    figure, axes = cache[kind]
+        title = figure.text(0, 1, "", fontsize=13, fontweight="bold", va="top", **PLAIN)
+        cache[kind] = figure, axes, title
+    figure, axes, title = cache[kind]
     for artist in (*axes.collections, *axes.lines, *axes.texts):
         artist.remove()
     if axes.legend_ is not None:
         axes.legend_.remove()
-    return figure, axes
+    return figure, axes, title
 
 
 @functools.lru_cache(maxsize=1024)
