@@ -42,6 +42,7 @@ from bot.scheduler import ChatGone, Sender
 
 from .layout import button_label, numbered
 from .pacing import Pacing
+from .telegram_http import AiohttpRequest
 
 log = logging.getLogger(__name__)
 Drawing = tuple[str, Chart, asyncio.Future[bytes]]  # a chat, a chart, and the PNG being drawn for it
@@ -349,6 +350,8 @@ def build(token: str, engine: AsyncEngine, api_url: str = DEFAULT_API_URL,
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(ChatOrderedProcessor())
+        .request(AiohttpRequest())  # PTB's own client costs more processor time than the rest of an update
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
     )
     application: Application
     if chat_rate is not None:
