@@ -20,7 +20,8 @@ reply with `to` goes to that chat of the same platform; one with `ref` updates t
 under that ref in that chat if there is one (`posted_message`), else is posted and remembered
 (`remember_message`); a `personal` reply in a group is shown to its person alone where the
 platform can. A reply's chart is sent after all the texts of the delivery, and one that cannot
-be drawn or sent is left out. Messages to one chat are paced (`adapters.pacing.Pacing`).
+be drawn or sent is left out. Where a platform limits messages, each chat is paced
+(`adapters.pacing.Pacing`).
 
 What each kind asks beyond that is in `DUTIES`; a kind not named there is a plain message.
 """
