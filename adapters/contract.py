@@ -23,7 +23,7 @@ platform can. A reply's chart is sent after all the texts of the delivery, and o
 be drawn or sent is left out. Where a platform limits messages, each chat is paced
 (`adapters.pacing.Pacing`).
 
-What each kind asks beyond that is in `DUTIES`; a kind not named there is a plain message.
+What each kind asks beyond that is in `DUTIES` (a test keeps it complete).
 """
 from __future__ import annotations
 
