@@ -7,14 +7,22 @@ and their paths printed. `/as NAME` switches who is typing, so one terminal can 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.charts import render_png
 from bot.commands import NEUTRAL, spell
 from bot.engine import Engine
 from bot.events import Event, Reply
+
+from .contract import Running, nothing
+
+if TYPE_CHECKING:
+    from bot.engine import AsyncEngine
+    from bot.scheduler import Sender
 
 PLATFORM = "console"
 PROMPT = "> "
@@ -68,3 +76,20 @@ class Console:
                 self.out.write("\n")
                 return
             self.send(line)
+
+
+def sender(out: TextIO) -> Sender:
+    """Weekly tips of terminal chats are printed where `stagecoach scheduler` runs, with the
+    commands that give the chat's feedback on them, since a terminal chat has no inbox."""
+    async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
+        lines = [f"[{chat_id}]", reply.text, *(f"  [{o.value}] {o.label}" for o in reply.options)]
+        out.write("\n".join(lines) + "\n\n")
+        out.flush()
+        return f"{chat_id}@{datetime.now(UTC).isoformat(timespec='seconds')}"
+
+    return send
+
+
+async def post_only(engine: AsyncEngine) -> Running:
+    """The scheduler's sender for terminal chats: standard output (adapters/contract.py)."""
+    return Running(nothing, sender(sys.stdout))

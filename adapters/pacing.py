@@ -83,8 +83,9 @@ class Chat:
 
 class Pacing:
     """Paces messages per chat (a burst of `burst`, then `chat_rate` a second), per group (at most
-    `per_group` in `group_period` seconds) and overall (at most `overall` in any second); waiting
-    messages go in the order they came. `time_scale` is how long a second lasts (1.0 but in tests).
+    `per_group` in `group_period` seconds) and overall (at most `overall` in any second; None for
+    a platform that limits only per chat); waiting messages go in the order they came.
+    `time_scale` is how long a second lasts (1.0 but in tests).
 
     At most `chats_kept` chats are remembered, the least recently used forgotten first. Forgetting
     costs nothing while `chats_kept` is well above what the overall limit lets through in a group
@@ -92,14 +93,14 @@ class Pacing:
     other chats went out since its last one that its bucket was full and its window empty again.
     """
 
-    def __init__(self, chat_rate: float = 1.0, burst: int = 3, overall: int = 30, per_group: int = 20,
+    def __init__(self, chat_rate: float = 1.0, burst: int = 3, overall: int | None = 30, per_group: int = 20,
                  group_period: float = 60.0, time_scale: float = 1.0, chats_kept: int = 10_000,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self._burst, self._chat_rate = burst, chat_rate / time_scale
         self._per_group, self._group_period = per_group, group_period * time_scale
         self.chats_kept = chats_kept
         self.chats: OrderedDict[Hashable, Chat] = OrderedDict()
-        self._overall = Window(overall, time_scale)
+        self._overall = Window(overall, time_scale) if overall is not None else None
         self._turn = asyncio.Lock()
         self._clock, self._sleep = clock, sleep
 
@@ -112,6 +113,8 @@ class Pacing:
             if pace.window:
                 pace.window.start()
         try:
+            if self._overall is None:
+                return await message()
             async with self._turn:
                 await self._until(self._overall.wait)
                 self._overall.start()

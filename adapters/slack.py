@@ -11,15 +11,12 @@ import json
 import logging
 import os
 import re
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
-from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
@@ -38,7 +35,9 @@ from bot.events import Event, Person, Reply, ReplyKind
 from bot.registry import USAGE
 from bot.scheduler import ChatGone, Sender
 
-from .layout import button_label, numbered
+from .common import button_label, expiring, numbered
+from .contract import Running, nothing
+from .pacing import Pacing
 from .slack_guard import MAX_BODY as MAX_BODY
 from .slack_guard import reject_malformed
 from .slack_workspaces import (
@@ -52,6 +51,7 @@ from .slack_workspaces import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Drawing = tuple[str, Chart, asyncio.Future[bytes]]  # a channel, a chart, and the PNG being drawn for it
 
 PLATFORM = "slack"
@@ -174,9 +174,9 @@ class SlackAdapter:
     def __init__(self, engine: AsyncEngine, client: Workspaces, channel_rate: float = 1.0,
                  time_scale: float = 1.0) -> None:
         self.engine, self.client = engine, client
-        self.channel_rate, self.time_scale = channel_rate, time_scale
-        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
-        self._profiles: dict[str, tuple[float, dict[str, Any]]] = {}
+        # About one message a second per channel, in short bursts; Slack has no overall limit to keep.
+        self.pacing = Pacing(channel_rate, overall=None, time_scale=time_scale)
+        self._profiles = expiring(PROFILE_SECONDS)
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[dict, str], Awaitable[None]]] = {
             "message": self.on_message, "home": self.on_home_opened, "command": self.on_command,
@@ -329,9 +329,9 @@ class SlackAdapter:
 
     async def profile(self, user: str, fresh: bool = False) -> dict[str, Any]:
         """Name, locale and admin flag from users.info, cached for a while unless asked `fresh`."""
-        cached = self._profiles.get(user)
-        if cached and cached[0] > time.monotonic() and not fresh:
-            return cached[1]
+        cached: dict[str, Any] | None = self._profiles.get(user)
+        if cached is not None and not fresh:
+            return cached
         try:
             info = (await self.client.users_info(user=user, include_locale=True))["user"]
             profile = {
@@ -342,7 +342,7 @@ class SlackAdapter:
         except SlackApiError as error:
             log.info("users.info for %s failed: %s", user, error)
             profile = {}
-        self._profiles[user] = (time.monotonic() + PROFILE_SECONDS, profile)
+        self._profiles[user] = profile
         return profile
 
     async def direct_channel(self, user: str) -> str:
@@ -394,8 +394,8 @@ class SlackAdapter:
         if reply.chart is not None:
             charts.append((channel, reply.chart, asyncio.ensure_future(render(reply.chart))))
         try:
-            async with self._limiter(channel):
-                posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            posted = await self._paced(channel, lambda: self.client.chat_postMessage(channel=channel, text=text,
+                                                                                     blocks=blocks))
         except SlackApiError as error:
             if response_url is None or reply.to is not None or error.response.get("error") not in UNREACHABLE:
                 raise
@@ -423,9 +423,8 @@ class SlackAdapter:
         after it still go."""
         try:
             png = await drawing
-            async with self._limiter(channel):
-                await self.client.files_upload_v2(channel=channel, file=png, filename="stagecoach.png",
-                                                  title=chart.title)
+            await self._paced(channel, lambda: self.client.files_upload_v2(
+                channel=channel, file=png, filename="stagecoach.png", title=chart.title))
         except Exception as error:
             log.warning("chart for channel %s left out: %r", channel, error)
 
@@ -456,9 +455,8 @@ class SlackAdapter:
         async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
             try:
                 channel = await self.direct_channel(chat_id) if to_person else chat_id
-                async with self._limiter(channel):
-                    posted = await self.client.chat_postMessage(channel=channel, text=shown(reply.text)[:3000],
-                                                                blocks=blocks_for(reply))
+                posted = await self._paced(channel, lambda: self.client.chat_postMessage(
+                    channel=channel, text=shown(reply.text)[:3000], blocks=blocks_for(reply)))
             except SlackApiError as error:
                 if error.response.get("error") in GONE:
                     raise ChatGone(error.response.get("error")) from error
@@ -476,13 +474,9 @@ class SlackAdapter:
             team = (await self.client.single.auth_test())["team_id"]
             await self.engine.scope_ids(PLATFORM, f"{team}:")
 
-    def _limiter(self, channel: str) -> AsyncLimiter:
-        """About one message a second per channel, in short bursts (a second lasts `time_scale`)."""
-        limiter = self._limiters.pop(channel, None) or AsyncLimiter(3 * self.channel_rate, 3 * self.time_scale)
-        self._limiters[channel] = limiter
-        if len(self._limiters) > 10_000:
-            self._limiters.popitem(last=False)
-        return limiter
+    async def _paced(self, channel: str, post: Callable[[], Awaitable[T]]) -> T:
+        """Posts to a channel within its pace (a channel is paced alike whatever its kind)."""
+        return await self.pacing.send(channel, False, post)
 
 
 def web_app(app: AsyncApp, signing_secret: str | None) -> web.Application:
@@ -540,7 +534,7 @@ def build(engine: AsyncEngine, token: str | None, signing_secret: str | None, ap
     return app, adapter
 
 
-async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sender]:
+async def start(engine: AsyncEngine) -> Running:
     """Starts the app in the running event loop: Socket Mode with SLACK_APP_TOKEN, else HTTP
     mode at /slack/events on HOST and PORT. With SLACK_CLIENT_ID it serves every workspace that
     installs it (the install link needs HTTP mode), else the one of SLACK_BOT_TOKEN. Returns
@@ -563,7 +557,7 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
             await handler.close_async()
             await adapter.drain()
 
-        return stop_socket, adapter.sender()
+        return Running(stop_socket, adapter.sender())
     app, adapter = build(engine, token, os.environ["SLACK_SIGNING_SECRET"], api_url, oauth=oauth)
     await adapter.adopt_unscoped_ids()
     await adapter.resume()
@@ -576,7 +570,15 @@ async def start(engine: AsyncEngine) -> tuple[Callable[[], Awaitable[None]], Sen
         await runner.cleanup()
         await adapter.drain()
 
-    return stop, adapter.sender()
+    return Running(stop, adapter.sender())
+
+
+serve = start  # `stagecoach run` on Slack (adapters/contract.py)
+
+
+async def post_only(engine: AsyncEngine) -> Running:
+    """Only the scheduler's sender (`stagecoach scheduler`): nothing to stop."""
+    return Running(nothing, sender_from_environment(engine))
 
 
 def sender_from_environment(engine: AsyncEngine) -> Sender:

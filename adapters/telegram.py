@@ -40,7 +40,8 @@ from bot.events import Event, Option, Person, Reply, ReplyKind
 from bot.registry import menu
 from bot.scheduler import ChatGone, Sender
 
-from .layout import button_label, numbered
+from .common import button_label, numbered, rows
+from .contract import Running
 from .pacing import Pacing
 from .telegram_http import AiohttpRequest
 
@@ -304,16 +305,7 @@ class TelegramAdapter:
                 buttons.append(InlineKeyboardButton(label, url=deep_link(username, option.value)))
             elif len(option.value.encode()) <= MAX_CALLBACK_DATA:
                 buttons.append(InlineKeyboardButton(label, callback_data=option.value))
-        if not buttons:
-            return None
-        rows: list[list[InlineKeyboardButton]] = []
-        for button in buttons:
-            fits = len(button.text) <= 3 and rows and len(rows[-1]) < 7 and len(rows[-1][-1].text) <= 3
-            if fits:
-                rows[-1].append(button)
-            else:
-                rows.append([button])
-        return InlineKeyboardMarkup(rows)
+        return InlineKeyboardMarkup(rows(buttons, lambda b: b.text)) if buttons else None
 
 
 def render_text(reply: Reply) -> str:
@@ -559,3 +551,16 @@ async def stop(application: Application) -> None:
         except TimeoutError:
             log.warning("stopped with updates still in hand; they are taken up at the next start")
     await application.shutdown()
+
+
+async def serve(engine: AsyncEngine) -> Running:
+    """`stagecoach run` on Telegram, with TELEGRAM_BOT_TOKEN (adapters/contract.py)."""
+    application = await start(os.environ["TELEGRAM_BOT_TOKEN"], engine)
+    return Running(lambda: stop(application), sender(application))
+
+
+async def post_only(engine: AsyncEngine) -> Running:
+    """Only the scheduler's sender (`stagecoach scheduler`): the bot, without taking updates."""
+    application = build(os.environ["TELEGRAM_BOT_TOKEN"], engine, os.environ.get("TELEGRAM_API_URL", DEFAULT_API_URL))
+    await application.initialize()
+    return Running(application.shutdown, sender(application))

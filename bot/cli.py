@@ -9,20 +9,62 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from . import database
 from .charts import start_rendering, stop_rendering
 from .engine import AsyncEngine, Engine
-from .events import Reply
 from .store import Store
 
 if TYPE_CHECKING:
-    from .scheduler import Sender
+    from adapters.contract import Platform, Posting
 
 DEFAULT_DB = "stagecoach.db"
+
+
+def _telegram() -> Platform:
+    from adapters import telegram
+
+    return telegram
+
+
+def _slack() -> Platform:
+    from adapters import slack
+
+    return slack
+
+
+def _console() -> Posting:
+    from adapters import console
+
+    return console
+
+
+@dataclass(frozen=True)
+class PlatformEntry:
+    """A platform `stagecoach run` and `stagecoach scheduler` may start: on when any of its
+    variables is set. `load` imports its adapter only then, so that a restart is quick."""
+
+    name: str
+    enabled_by: tuple[str, ...]
+    load: Callable[[], Platform]
+
+    def enabled(self) -> bool:
+        return any(os.environ.get(variable) for variable in self.enabled_by)
+
+
+# Adding a platform: its adapter module (adapters/contract.py says what it gives) and a line here.
+PLATFORMS = (
+    PlatformEntry("telegram", ("TELEGRAM_BOT_TOKEN",), _telegram),
+    PlatformEntry("slack", ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID"), _slack),
+)
+
+
+def enabled_platforms() -> list[PlatformEntry]:
+    return [platform for platform in PLATFORMS if platform.enabled()]
 
 
 def locale_language() -> str | None:
@@ -60,9 +102,8 @@ def chat(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Starts every platform whose tokens are set; with none, chats in the terminal."""
-    telegram_token = os.environ.get("TELEGRAM_BOT_TOKEN")
-    slack_token = os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_CLIENT_ID")
-    if not telegram_token and not slack_token:
+    platforms = enabled_platforms()
+    if not platforms:
         return chat(args)
     from .engine import AsyncEngine
 
@@ -74,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     engine = AsyncEngine(lambda: open_engine(args.db))
     try:
-        asyncio.run(serve(engine, telegram_token, bool(slack_token)))
+        asyncio.run(serve(engine, platforms))
     finally:
         engine.close()
     return 0
@@ -88,7 +129,7 @@ def _stopping_on_signals() -> asyncio.Event:
     return stopping
 
 
-async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: bool) -> None:
+async def serve(engine: AsyncEngine, platforms: list[PlatformEntry]) -> None:
     """Runs the platforms and the weekly-tips scheduler side by side on one event loop until
     SIGINT or SIGTERM. STAGECOACH_SCHEDULER=off leaves the scheduler to its own process. Only
     the platforms in use are imported, so that a restart is quick."""
@@ -98,17 +139,10 @@ async def serve(engine: AsyncEngine, telegram_token: str | None, with_slack: boo
     start_rendering()  # matplotlib loads in the renderer while the platforms start, not in a person's wait
     senders = {}
     stops: list[Callable[[], Awaitable[None]]] = []
-    if telegram_token:
-        from adapters import telegram
-
-        bot = await telegram.start(telegram_token, engine)
-        senders[telegram.PLATFORM] = telegram.sender(bot)
-        stops.append(lambda: telegram.stop(bot))
-    if with_slack:
-        from adapters import slack
-
-        stop_slack, senders[slack.PLATFORM] = await slack.start(engine)
-        stops.append(stop_slack)
+    for entry in platforms:
+        platform = entry.load()
+        stop, senders[platform.PLATFORM] = await platform.serve(engine)
+        stops.append(stop)
     if os.environ.get("STAGECOACH_SCHEDULER", "on") != "off":
         await Scheduler.from_environment(engine, senders).run(stopping)
     await stopping.wait()
@@ -131,35 +165,19 @@ def scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
-def terminal_sender(out: TextIO) -> Sender:
-    """Weekly tips of terminal chats are printed where `stagecoach scheduler` runs, with the
-    commands that give the chat's feedback on them, since a terminal chat has no inbox."""
-    async def send(chat_id: str, reply: Reply, to_person: bool) -> str:
-        lines = [f"[{chat_id}]", reply.text, *(f"  [{o.value}] {o.label}" for o in reply.options)]
-        out.write("\n".join(lines) + "\n\n")
-        out.flush()
-        return f"{chat_id}@{datetime.now(UTC).isoformat(timespec='seconds')}"
-
-    return send
-
-
 async def _schedule_only(engine: AsyncEngine) -> None:
-    from adapters import console, slack, telegram
-
+    """Posts through every platform whose tokens are set, and prints terminal chats' tips."""
     from .scheduler import Scheduler
 
     stopping = _stopping_on_signals()
-    senders = {console.PLATFORM: terminal_sender(sys.stdout)}
-    bot = None
-    if token := os.environ.get("TELEGRAM_BOT_TOKEN"):
-        bot = telegram.build(token, engine, os.environ.get("TELEGRAM_API_URL", telegram.DEFAULT_API_URL))
-        await bot.initialize()
-        senders[telegram.PLATFORM] = telegram.sender(bot)
-    if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_CLIENT_ID"):
-        senders[slack.PLATFORM] = slack.sender_from_environment(engine)
+    posting = [_console(), *(entry.load() for entry in enabled_platforms())]
+    senders = {}
+    stops: list[Callable[[], Awaitable[None]]] = []
+    for platform in posting:
+        stop, senders[platform.PLATFORM] = await platform.post_only(engine)
+        stops.append(stop)
     await Scheduler.from_environment(engine, senders).run(stopping)
-    if bot is not None:
-        await bot.shutdown()
+    await asyncio.gather(*(stop() for stop in stops))
 
 
 def content(args: argparse.Namespace) -> int:

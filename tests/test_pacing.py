@@ -174,3 +174,10 @@ def test_other_calls_are_not_paced_as_messages(endpoint):
 def test_negative_chats_and_names_are_groups():
     assert FloodLimiter.is_group(-1001876543210) and FloodLimiter.is_group("@news")
     assert not FloodLimiter.is_group(184265301)
+
+
+async def test_without_an_overall_limit_only_each_chat_is_paced():
+    time = FakeTime()
+    left = await send_all(pacing(time, overall=None, burst=1), time, list(range(100)))
+    assert left == [0.0] * 100  # a hundred chats, one message each: none waits
+    assert await send_all(pacing(time, overall=None, burst=1), time, ["a", "a"]) == [0.0, 1.0]
