@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlite_utils
 
 from . import database
 
+T = TypeVar("T")
 SCHEMA_VERSION = 4
 _CONVERSATION_FIELDS = (
     "state", "assessment_id", "cursor", "tip_id", "coach_stage", "coach_focus", "quick", "team_id", "last_key",
@@ -420,6 +421,11 @@ class Store:
             return
         self._marks.execute(_MARK_DELIVERED, [at, key])  # autocommit: one statement, its own transaction
 
+    def _first(self, kind: type[T], sql: str, parameters: list[Any]) -> T | None:
+        """The first column (of type `kind`) of the first row a query finds; None when it finds none."""
+        row = self.conn.execute(sql, parameters).fetchone()
+        return cast(T, row[0]) if row else None
+
     # Messages an adapter posted and may update in place (a team's progress)
 
     def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str, at: str) -> None:
@@ -430,11 +436,8 @@ class Store:
         )
 
     def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT message_id FROM posted_messages WHERE platform = ? AND ref = ? AND chat_id = ?",
-            [platform, ref, chat_id],
-        ).fetchone()
-        return row[0] if row else None
+        return self._first(str, "SELECT message_id FROM posted_messages"
+                           " WHERE platform = ? AND ref = ? AND chat_id = ?", [platform, ref, chat_id])
 
     def remember_event(self, key: str, platform: str, user_id: str | None, chat_id: str | None, chat_type: str,
                        replies: list[dict], at: str) -> None:
@@ -491,10 +494,7 @@ class Store:
     # Users
 
     def user_lang(self, platform: str, user_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT lang FROM users WHERE platform = ? AND user_id = ?", [platform, user_id]
-        ).fetchone()
-        return row[0] if row else None
+        return self._first(str, "SELECT lang FROM users WHERE platform = ? AND user_id = ?", [platform, user_id])
 
     def set_user_lang(self, platform: str, user_id: str, lang: str, at: str) -> None:
         self.conn.execute(
@@ -610,8 +610,7 @@ class Store:
         return _inserted(cursor)
 
     def assessment_team(self, assessment_id: int) -> int | None:
-        row = self.conn.execute("SELECT team_id FROM assessments WHERE id = ?", [assessment_id]).fetchone()
-        return row[0] if row else None
+        return self._first(int, "SELECT team_id FROM assessments WHERE id = ?", [assessment_id])
 
     def suspend_assessment(self, assessment_id: int, position: int) -> None:
         """Keeps an unfinished assessment's place while the person answers another."""
@@ -1009,11 +1008,8 @@ class Store:
         )
 
     def installation(self, platform: str, enterprise_id: str, team_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT bot FROM installations WHERE platform = ? AND enterprise_id = ? AND team_id = ?",
-            [platform, enterprise_id, team_id],
-        ).fetchone()
-        return row[0] if row else None
+        return self._first(str, "SELECT bot FROM installations WHERE platform = ? AND enterprise_id = ?"
+                           " AND team_id = ?", [platform, enterprise_id, team_id])
 
     def delete_installation(self, platform: str, enterprise_id: str, team_id: str) -> None:
         self.conn.execute(
