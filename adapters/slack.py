@@ -30,7 +30,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.charts import Chart, render
 from bot.commands import Style, spell
-from bot.engine import FAILURE, AsyncEngine
+from bot.engine import AsyncEngine
 from bot.events import Event, Person, Reply, ReplyKind
 from bot.registry import USAGE
 from bot.scheduler import ChatGone, Sender
@@ -283,7 +283,7 @@ class SlackAdapter:
         replies = await self.engine.handle(event)
         notices = [r for r in replies if r.kind == ReplyKind.NOTICE]
         pressed_here = container.get("type") == "message" and container.get("channel_id") == channel
-        if pressed_here and not notices and not any(r.kind == FAILURE for r in replies):
+        if pressed_here and not notices and not any(r.kind == ReplyKind.FAILURE for r in replies):
             # A double click (a notice) leaves the first click's mark; a failure leaves the buttons.
             await self.settle(body, action)
         for notice in notices:

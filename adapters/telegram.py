@@ -35,7 +35,7 @@ from telegram.warnings import PTBUserWarning
 from bot.catalog import Catalog
 from bot.charts import Chart, render
 from bot.commands import TELEGRAM, spell
-from bot.engine import FAILURE, AsyncEngine
+from bot.engine import AsyncEngine
 from bot.events import Event, Option, Person, Reply, ReplyKind
 from bot.registry import menu
 from bot.scheduler import ChatGone, Sender
@@ -218,7 +218,7 @@ class TelegramAdapter:
         query = update.callback_query if update is not None else None
         notices = [spell(r.text, TELEGRAM) for r in replies if r.kind == ReplyKind.NOTICE]
         if query is not None:
-            failed = any(r.kind == FAILURE for r in replies)
+            failed = any(r.kind == ReplyKind.FAILURE for r in replies)
             await self._settle(query, "\n".join(notices)[:200], chosen=not notices, keep=failed)
         charts: list[Drawing] = []
         try:

@@ -35,7 +35,6 @@ PRUNE_EVERY = 250  # events stored between two prunes of old keys
 PRUNE_BATCH = 500  # keys a prune deletes at most: twice what came in since, so a backlog shrinks
 HANDED_OUT_KEPT = 50_000
 MAX_ECHO = 40
-FAILURE = ReplyKind.FAILURE
 REDELIVERY_WINDOW = timedelta(hours=1)
 # What a group or channel sees of the replies to one member's command: a team's invitation, its
 # progress and result, a weekly tip, and the state of (or a change to) the channel's weekly tips
@@ -140,7 +139,7 @@ class Engine:
         if lang == self.default_lang:
             with suppress(sqlite3.Error):  # the failure may have come before their language was read
                 lang = self._language(event)
-        return [Reply(self.catalogs[lang].message(message), kind=FAILURE, personal=not event.private)]
+        return [Reply(self.catalogs[lang].message(message), kind=ReplyKind.FAILURE, personal=not event.private)]
 
     # The inbox: what a platform sent, stored before the platform is told it arrived
 

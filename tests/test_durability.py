@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from adapters import telegram
-from bot.engine import FAILURE, Engine
-from bot.events import Event
+from bot.engine import Engine
+from bot.events import Event, ReplyKind
 from bot.store import Store
 from bot.testing import ChatClient
 from tests.drivers import slack as slack_driver
@@ -43,7 +43,7 @@ def test_two_processes_on_one_file_wait_for_each_other_instead_of_failing(db_pat
             engine = Engine(Store(db_path))  # its own connection, as another process has
             for number in range(150):
                 replies = engine.handle(Event("test", name, name, text="/help", key=f"{name}-{number}"))
-                failures.extend(r.text for r in replies if r.kind == FAILURE)
+                failures.extend(r.text for r in replies if r.kind == ReplyKind.FAILURE)
             engine.store.close()
         except Exception as error:
             failures.append(repr(error))
@@ -67,7 +67,7 @@ def test_a_failed_save_is_a_failure_and_leaves_nothing_in_the_inbox(engine, db_p
         db.execute("CREATE TRIGGER refuse BEFORE INSERT ON answers WHEN NEW.value = 5"
                    " BEGIN SELECT RAISE(ABORT, 'refused'); END")
     failed = ann.send("5", key="k-5")
-    assert [r.kind for r in failed] == [FAILURE] and "couldn't save" in failed[0].text
+    assert [r.kind for r in failed] == [ReplyKind.FAILURE] and "couldn't save" in failed[0].text
     assert engine.inbox("test") == []  # they were told to try again: a restart must not apply it
     with sqlite3.connect(db_path) as db:
         db.execute("DROP TRIGGER refuse")
