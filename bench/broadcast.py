@@ -23,7 +23,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not bench
 from adapters import telegram  # noqa: E402
 from bot.engine import AsyncEngine, Engine  # noqa: E402
 from bot.scheduler import Scheduler  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store_sqlite import SQLiteStore  # noqa: E402
 from bot.weekly import Schedule  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
@@ -32,7 +32,7 @@ MONDAY = datetime(2026, 3, 23, 8, 0, tzinfo=UTC)
 
 
 def subscribe(path: Path, chats: int) -> None:
-    store = Store(path)
+    store = SQLiteStore(path)
     created = (MONDAY - timedelta(days=1)).isoformat(timespec="seconds")
     with store.transaction():
         for chat in range(1, chats + 1):
@@ -47,7 +47,7 @@ async def broadcast(chats: int) -> None:
         path = Path(folder) / "broadcast.db"
         subscribe(path, chats)
         moment = Schedule().slot(Schedule().period(MONDAY))
-        engine = AsyncEngine(lambda: Engine(Store(path), clock=lambda: moment.isoformat()))
+        engine = AsyncEngine(lambda: Engine(SQLiteStore(path), clock=lambda: moment.isoformat()))
         application = telegram.build(fake.token, engine, fake.url)
         await application.initialize()
         scheduler = Scheduler(engine, {"telegram": telegram.sender(application)}, clock=lambda: moment)

@@ -36,6 +36,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not bench
 from bot.engine import Engine  # noqa: E402
 from bot.events import Event, Reply  # noqa: E402
 from bot.store import Store  # noqa: E402
+from bot.store_sqlite import SQLiteStore  # noqa: E402
 
 PAST_DAYS = 14  # the copies' event keys are spread over this many days back; a week is kept
 
@@ -65,7 +66,7 @@ def conversation(questions: int) -> list[str]:
 
 def make_template(path: Path, people: int) -> None:
     """People who finished the assessment through the real engine: what the copies are made of."""
-    engine = Engine(Store(path, synchronous="OFF"))
+    engine = Engine(SQLiteStore(path, synchronous="OFF"))
     for step, text in enumerate(conversation(len(engine.catalogs["en"].questions))):
         for person in range(people):
             engine.handle(Event("bench", f"ct{person}", f"ut{person}", text=text, key=f"t{person}:{step}", lang="en"))
@@ -108,10 +109,10 @@ class EngineRun:
     """The sample's conversations through the real engine, one step for everyone at a time."""
 
     def __init__(self, path: Path, template: Path, population: int, sample: int) -> None:
-        store = Store(path)
+        store = SQLiteStore(path)
         self.held = populate(store, template, population - sample) if population > sample else 0
         store.close()
-        self.engine = Engine(Store(path))
+        self.engine = Engine(SQLiteStore(path))
         self.script = conversation(len(self.engine.catalogs["en"].questions))
         self.people = [f"p{n}" for n in range(sample)]
         self.measured = Measured()
@@ -194,7 +195,7 @@ def measure(folder: Path, template: Path, population: int, sample: int) -> tuple
 
 def memory_growth(path: Path, batch: int) -> list[int]:
     """Python memory held after each batch of finished conversations: flat means no growth."""
-    engine = Engine(Store(path))
+    engine = Engine(SQLiteStore(path))
     script = conversation(len(engine.catalogs["en"].questions))
     held = []
     tracemalloc.start()

@@ -25,7 +25,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not bench
 
 from adapters import telegram  # noqa: E402
 from bot.engine import AsyncEngine, Engine  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store_sqlite import SQLiteStore  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
 
@@ -58,7 +58,7 @@ async def run(users: int) -> None:
     fake = FakeTelegram()
     await fake.start()
     with tempfile.TemporaryDirectory() as folder:
-        engine = AsyncEngine(lambda: TimedEngine(Store(Path(folder) / "bench.db")))
+        engine = AsyncEngine(lambda: TimedEngine(SQLiteStore(Path(folder) / "bench.db")))
         application = telegram.build(fake.token, engine, fake.url, chat_rate=None)
         await telegram.launch(application, engine.catalogs)  # updates through the inbox, as in production
         questions = len(engine.catalogs["en"].questions)
@@ -106,7 +106,7 @@ async def idle(count: int, thinking: list[float]) -> None:
     fake = FakeTelegram()
     await fake.start()
     with tempfile.TemporaryDirectory() as folder:
-        engine = AsyncEngine(lambda: Engine(Store(Path(folder) / "bench.db")))
+        engine = AsyncEngine(lambda: Engine(SQLiteStore(Path(folder) / "bench.db")))
         application = telegram.build(fake.token, engine, fake.url)  # flood limits on, seconds of Telegram's length
         await telegram.launch(application, engine.catalogs)
         count = min(count, len(engine.catalogs["en"].questions) - 1)

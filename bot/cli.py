@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,15 +15,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import database
 from .charts import start_rendering, stop_rendering
 from .engine import AsyncEngine, Engine
-from .store import Store
+from .store import POSTGRES_SCHEMES, Unusable, open_store
 
 if TYPE_CHECKING:
     from adapters.contract import Platform, Posting
 
 DEFAULT_DB = "stagecoach.db"
+DB_HELP = f"an SQLite file or a postgresql:// URL (default: STAGECOACH_DATABASE_URL, STAGECOACH_DB or {DEFAULT_DB})"
 
 
 def _telegram() -> Platform:
@@ -75,14 +76,30 @@ def locale_language() -> str | None:
     return None
 
 
-def open_engine(db_path: str) -> Engine:
-    return Engine(Store(db_path), default_lang=os.environ.get("STAGECOACH_LANG", "en"))
+def open_engine(database: str) -> Engine:
+    return Engine(open_store(database), default_lang=os.environ.get("STAGECOACH_LANG", "en"),
+                  instance=instance_name())
+
+
+def instance_name() -> str:
+    """This instance's name, the same after a restart: STAGECOACH_INSTANCE, the host's name for
+    a process (DYNO), or this machine's name and the port it serves on."""
+    named = os.environ.get("STAGECOACH_INSTANCE") or os.environ.get("DYNO")
+    if named:
+        return named
+    port = os.environ.get("PORT")
+    return socket.gethostname() + (f":{port}" if port else "")
+
+
+def database_location() -> str:
+    """Where the data lives: STAGECOACH_DATABASE_URL (postgresql://…), else STAGECOACH_DB, an
+    SQLite file."""
+    return os.environ.get("STAGECOACH_DATABASE_URL") or os.environ.get("STAGECOACH_DB", DEFAULT_DB)
 
 
 def chat(args: argparse.Namespace) -> int:
     from adapters.console import Console
 
-    database.check(args.db)
     logging.basicConfig(filename=os.environ.get("STAGECOACH_LOG", "stagecoach.log"), level=logging.INFO)
     engine = open_engine(args.db)
     user = args.user or os.environ.get("STAGECOACH_USER") or getpass.getuser()
@@ -107,7 +124,6 @@ def run(args: argparse.Namespace) -> int:
         return chat(args)
     from .engine import AsyncEngine
 
-    database.check(args.db)
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Both log every request or transition at INFO: lines by the thousand that tell an operator nothing.
@@ -154,7 +170,6 @@ async def serve(engine: AsyncEngine, platforms: list[PlatformEntry]) -> None:
 
 def scheduler(args: argparse.Namespace) -> int:
     """Only the weekly-tips scheduler, as a process of its own (the Procfile's `scheduler`)."""
-    database.check(args.db)
     logging.basicConfig(level=os.environ.get("STAGECOACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = AsyncEngine(lambda: open_engine(args.db))
@@ -195,10 +210,10 @@ def content(args: argparse.Namespace) -> int:
     from .catalog import load_catalogs
     from .content_check import stored_ids_gone
 
-    if not Path(args.db).is_file():
+    if not args.db.startswith(POSTGRES_SCHEMES) and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
         return 2
-    store = Store(args.db)
+    store = open_store(args.db)
     try:
         gone = stored_ids_gone(load_catalogs(directory).values(), store.stored_content_ids())
     finally:
@@ -220,7 +235,7 @@ def export(args: argparse.Namespace) -> int:
             print(f"stagecoach export: {flag} {value!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
             return 2
     team = args.team.upper() if args.team else None
-    store = Store(args.db)
+    store = open_store(args.db)
     try:
         if team is not None and not store.team_code_exists(team):
             print(f"stagecoach export: no team has the code {args.team!r}", file=sys.stderr)
@@ -277,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--lang", choices=["nl", "en"], help="language (default: from the locale)")
         sub.add_argument("--user", help="who you are in the terminal (default: your login name)")
-        sub.add_argument("--db", default=os.environ.get("STAGECOACH_DB", DEFAULT_DB), help="SQLite file")
+        sub.add_argument("--db", default=database_location(), help=DB_HELP)
         sub.set_defaults(handler=handler)
     content_parser = commands.add_parser("content", help="work with the content files")
     content_commands = content_parser.add_subparsers(dest="action", required=True)
@@ -285,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate questions, stages and tips", description="Validates the content files and,"
         " with --db, finds stored ids they no longer have. Exit code 1 when anything is found.")
     checker.add_argument("--dir", help="a content directory (default: the shipped one)")
-    checker.add_argument("--db", help="also list the tip, question, roadmap and dimension ids this SQLite file"
+    checker.add_argument("--db", help="also list the tip, question, roadmap and dimension ids this database"
                          " still refers to that the content no longer has; the exit code is 1 when any are found")
     checker.set_defaults(handler=content)
     exporter = commands.add_parser("export", help="results as CSV or JSON, per person or per team")
@@ -295,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--since", help="finished on or after this date (YYYY-MM-DD)")
     exporter.add_argument("--until", help="finished before this date (YYYY-MM-DD)")
     exporter.add_argument("--out", help="file to write (default: standard output)")
-    exporter.add_argument("--db", default=os.environ.get("STAGECOACH_DB", DEFAULT_DB), help="SQLite file")
+    exporter.add_argument("--db", default=database_location(), help=DB_HELP)
     exporter.set_defaults(handler=export)
     return parser
 
@@ -308,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except database.Unusable as problem:
+    except Unusable as problem:
         print(f"stagecoach: {problem}", file=sys.stderr)
         return 2
 

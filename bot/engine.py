@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
+import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -23,7 +22,7 @@ from .conversation import Conversation, Turn
 from .events import Event, Reply, ReplyKind
 from .flows import build_machine
 from .registry import COMMANDS, PRIVATE_ONLY, TAKES_ARGUMENTS, UNKNOWN, Command, find
-from .store import Store
+from .store import StorageError, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +32,7 @@ MAX_INPUT = 4000
 EVENT_MEMORY = timedelta(days=7)
 PRUNE_EVERY = 250  # events stored between two prunes of old keys
 PRUNE_BATCH = 500  # keys a prune deletes at most: twice what came in since, so a backlog shrinks
-HANDED_OUT_KEPT = 50_000
+TAKEOVER = timedelta(minutes=2)  # how long another instance's unsent replies are left to it
 MAX_ECHO = 40
 REDELIVERY_WINDOW = timedelta(hours=1)
 # What a group or channel sees of the replies to one member's command: a team's invitation, its
@@ -87,6 +86,7 @@ class Engine:
         catalogs: dict[str, Catalog] | None = None,
         default_lang: str = "en",
         clock: Callable[[], str] = utc_now,
+        instance: str = "local",
     ) -> None:
         self.store = store
         self.catalogs = catalogs or default_catalogs()
@@ -94,20 +94,24 @@ class Engine:
         self.clock = clock
         self.machine = build_machine()
         self._unpruned = PRUNE_EVERY  # a start prunes at its first delivery
-        self._handed_out: OrderedDict[str, None] = OrderedDict()
+        # Who hands out the replies this process handles: the instance's name, the same after a
+        # restart, and this run of it. Replies of an earlier run of the same instance are sent
+        # again at once; another instance's are left to it for TAKEOVER.
+        self.instance = instance
+        self.owner = f"{instance}/{secrets.token_hex(4)}"
 
     def handle(self, event: Event) -> list[Reply]:
         lang = self.default_lang
         try:
             with self.store.transaction():
+                # One conversation's events one at a time, whichever instance got them.
+                self.store.lock_conversation(event.platform, event.chat_id, event.user_id)
                 lang = self._language(event)  # read under the write lock: one lock taken, not two
                 if event.key is not None:
-                    seen = self.store.replies_for_event(event.key)
+                    seen = self.store.stored_event(event.key)
                     if seen is not None:
                         self.store.inbox_done(event.key)
-                        # Replies this process handed out are being delivered by their first
-                        # copy; after a restart they are handed out again, so none is lost.
-                        return [] if event.key in self._handed_out else [Reply.from_dict(r) for r in seen]
+                        return self._redelivered(event.key, seen)
                 conversation = self._apply(event, lang)
                 replies = conversation.replies
                 if event.key is not None:
@@ -117,19 +121,38 @@ class Engine:
                     self.store.remember_event(
                         event.key, event.platform, None if forgotten else event.user_id,
                         None if forgotten else event.chat_id, event.chat_type,
-                        [r.to_dict() for r in replies], conversation.chat.turn.now,
+                        [r.to_dict() for r in replies], conversation.chat.turn.now, self.owner,
                     )
                     self.store.inbox_done(event.key)
                     self._unpruned += 1
-            if event.key is not None:
-                self._hand_out(event.key)
             return replies
-        except sqlite3.Error:
+        except StorageError:
             log.exception("storage failed for %s/%s", event.platform, event.user_id)
             return self._failed(event, lang, "try_again")
         except Exception:
             log.exception("could not handle an event from %s/%s", event.platform, event.user_id)
             return self._failed(event, lang, "went_wrong")
+
+    def _redelivered(self, key: str, seen: StoredEvent) -> list[Reply]:
+        """A redelivered event changes nothing. Its replies go out once: by the process that
+        handed them out, unless that was an earlier run of this instance or another instance
+        that has not sent them for TAKEOVER; then this one takes them over."""
+        if seen.delivered or self._being_sent(seen.owner, seen.claimed_at):
+            return []
+        if not self.store.claim_event(key, self.owner, seen.owner, self.clock()):
+            return []
+        return [Reply.from_dict(r) for r in seen.replies]
+
+    def _being_sent(self, owner: str | None, claimed_at: str | None) -> bool:
+        """Whether the replies an owner took are still theirs to send."""
+        if owner == self.owner:
+            return True
+        if owner is None or claimed_at is None or owner.rpartition("/")[0] == self.instance:
+            return False  # handed out before owners were kept, or by an earlier run of this instance
+        return claimed_at >= self._ago(TAKEOVER)
+
+    def _ago(self, span: timedelta) -> str:
+        return (datetime.fromisoformat(self.clock()) - span).isoformat(timespec="seconds")
 
     def _failed(self, event: Event, lang: str, message: str) -> list[Reply]:
         """The person is told that nothing was recorded, and tries again; so the update leaves
@@ -137,7 +160,7 @@ class Engine:
         if event.key is not None:
             self.settle(event.key)
         if lang == self.default_lang:
-            with suppress(sqlite3.Error):  # the failure may have come before their language was read
+            with suppress(StorageError):  # the failure may have come before their language was read
                 lang = self._language(event)
         return [Reply(self.catalogs[lang].message(message), kind=ReplyKind.FAILURE, personal=not event.private)]
 
@@ -164,24 +187,27 @@ class Engine:
                     self.store.inbox_done(key)
                 else:
                     self.store.set_aside(key)
-        except sqlite3.Error:
+        except StorageError:
             log.exception("could not settle %s", key)
 
     def undelivered(
         self, platform: str, within: timedelta = REDELIVERY_WINDOW
     ) -> list[tuple[str, str, str, list[Reply]]]:
-        """Replies saved and never sent, within a recent window: what a restart sends first."""
-        since = (datetime.fromisoformat(self.clock()) - within).isoformat(timespec="seconds")
-        return [(key, chat, kind, [Reply.from_dict(r) for r in replies])
-                for key, chat, kind, replies in self.store.undelivered(platform, since)]
+        """Replies saved and never sent, within a recent window, that no live process is sending:
+        what a start sends first. They are claimed for this process, so no other sends them too."""
+        taken = []
+        with self.store.transaction():
+            for event in self.store.undelivered(platform, self._ago(within)):
+                if not self._being_sent(event.owner, event.claimed_at) and \
+                        self.store.claim_event(event.key, self.owner, event.owner, self.clock()):
+                    taken.append((event.key, event.chat_id, event.chat_type,
+                                  [Reply.from_dict(r) for r in event.replies]))
+        return taken
 
     def _settled(self, key: str) -> bool:
-        return key in self._handed_out or self.store.was_delivered(key)
-
-    def _hand_out(self, key: str) -> None:
-        self._handed_out[key] = None
-        if len(self._handed_out) > HANDED_OUT_KEPT:
-            self._handed_out.popitem(last=False)
+        """Whether an event's replies were sent, or are on their way from a live process."""
+        seen = self.store.stored_event(key)
+        return seen is not None and (seen.delivered or self._being_sent(seen.owner, seen.claimed_at))
 
     def delivered(self, key: str) -> None:
         """An adapter sent an event's replies: a redelivery of that event then gets none.

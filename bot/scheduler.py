@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 from . import render
 from .catalog import Catalog
 from .events import Reply
-from .store import Delivery, Store, Subscription
+from .store import Delivery, StorageError, Store, Subscription
 from .weekly import CHANNEL, LATE_LIMIT, Schedule, channel_profile, next_channel_tip
 
 if TYPE_CHECKING:
@@ -65,12 +64,12 @@ def claim_due(store: Store, catalogs: dict[str, Catalog], now: datetime,
 
     outgoing: list[Outgoing] = []
     for delivery in store.stale_claims((now - claim_timeout).isoformat(timespec="seconds")):
-        owner = _subscription(store, delivery.subscription_id)
+        owner = store.subscription(delivery.subscription_id)
         if owner is not None and not ours(owner.platform):
             continue
         outgoing += _each(store, f"stale claim {delivery.subscription_id}/{delivery.period}",
                           partial(_reclaim, store, catalogs, delivery, now))
-    for subscription in store.active_subscriptions():
+    for subscription in store.active_subscriptions(claiming=True):
         if ours(subscription.platform):
             outgoing += _each(store, f"subscription {subscription.id}",
                               partial(_claim, store, catalogs, subscription, now))
@@ -83,7 +82,7 @@ def _each(store: Store, what: str, plan: Callable[[], list[Outgoing]]) -> list[O
     try:
         with store.savepoint():
             return plan()
-    except sqlite3.Error:
+    except StorageError:
         raise
     except Exception:
         log.exception("weekly tips: %s skipped this round", what)
@@ -118,7 +117,7 @@ def _reclaim(store: Store, catalogs: dict[str, Catalog], delivery: Delivery, now
     """A claim whose sender died: sent again. When its tip left the content since, the claim is
     let go, so that the channel's next tip is chosen in this same round."""
     stamp = now.isoformat(timespec="seconds")
-    subscription = _subscription(store, delivery.subscription_id)
+    subscription = store.subscription(delivery.subscription_id)
     if subscription is None or subscription.status != "active" or delivery.tip_id is None:
         store.finish_delivery(delivery.subscription_id, delivery.period, "skipped", stamp)
         return []
@@ -134,11 +133,6 @@ def _reclaim(store: Store, catalogs: dict[str, Catalog], delivery: Delivery, now
     return [Outgoing(subscription.platform, subscription.chat_id, reply, subscription.id, delivery.period)]
 
 
-def _subscription(store: Store, subscription_id: int) -> Subscription | None:
-    found = store._subscriptions("id = ?", [subscription_id])
-    return found[0] if found else None
-
-
 def mark_sent(store: Store, outgoing: Outgoing, message_id: str, now: datetime) -> None:
     store.finish_delivery(outgoing.subscription_id, outgoing.period, "sent", now.isoformat(timespec="seconds"),
                           message_id)
@@ -147,7 +141,7 @@ def mark_sent(store: Store, outgoing: Outgoing, message_id: str, now: datetime) 
 def mark_gone(store: Store, catalogs: dict[str, Catalog], outgoing: Outgoing, now: datetime) -> list[Outgoing]:
     """The bot was removed: pause the subscription and tell the champion who set it up."""
     store.finish_delivery(outgoing.subscription_id, outgoing.period, "gone", now.isoformat(timespec="seconds"))
-    subscription = _subscription(store, outgoing.subscription_id)
+    subscription = store.subscription(outgoing.subscription_id)
     if subscription is None:
         return []
     store.set_subscription_status(subscription.id, "paused")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import settings
 
 from bot.engine import Engine
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 
 # Property tests never time an example: a busy machine makes any deadline flaky.
@@ -37,7 +37,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def engine(db_path: Path, clock: Clock) -> Iterator[Engine]:
-    engine = Engine(Store(db_path), clock=clock)
+    engine = Engine(SQLiteStore(db_path), clock=clock)
     yield engine
     engine.store.close()
 

@@ -8,7 +8,7 @@ import pytest
 from bot import engine as engine_module
 from bot.engine import Engine
 from bot.events import Event
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 
 
@@ -151,10 +151,10 @@ def test_unknown_commands_are_named_and_explained(ann):
 
 
 def test_quitting_and_coming_back_resumes_at_the_same_question(db_path, clock):
-    first = Engine(Store(db_path), clock=clock)
+    first = Engine(SQLiteStore(db_path), clock=clock)
     ChatClient(first, "bo").answer_all([4, 4, 4])
     first.store.close()
-    second = Engine(Store(db_path), clock=clock)
+    second = Engine(SQLiteStore(db_path), clock=clock)
     again = ChatClient(second, "bo")
     again.send("/start")
     assert "Stagecoach" in again.text and "Question 4 of" in again.text
@@ -192,12 +192,12 @@ def test_a_redelivery_after_a_restart_gets_the_undelivered_replies_once(ann, eng
     ann.send("/assess", key="a")
     engine.delivered("a")
     first = ann.send("4", key="b")  # handed out, then the process died before sending
-    restarted = Engine(Store(db_path), clock=clock)
+    restarted = Engine(SQLiteStore(db_path), clock=clock)
     again = ChatClient(restarted, "ann")
     assert again.send("4", key="b") == first
     restarted.delivered("b")
     assert again.send("4", key="b") == []
-    assert ChatClient(Engine(Store(db_path), clock=clock), "ann").send("/assess", key="a") == []
+    assert ChatClient(Engine(SQLiteStore(db_path), clock=clock), "ann").send("/assess", key="a") == []
     restarted.store.close()
 
 
@@ -273,7 +273,7 @@ def test_one_person_keeps_a_private_and_a_group_conversation_apart(engine):
 
 
 def test_a_locked_database_gets_a_try_again_and_changes_nothing(db_path, clock):
-    engine = Engine(Store(db_path, busy_timeout=0.05), clock=clock)
+    engine = Engine(SQLiteStore(db_path, busy_timeout=0.05), clock=clock)
     person = ChatClient(engine, "lu")
     person.send("/assess")
     blocker = sqlite3.connect(db_path, isolation_level=None)
@@ -340,7 +340,7 @@ async def test_the_async_engine_works_off_the_event_loop_on_one_thread(db_path, 
 
     def factory() -> Engine:
         seen.add(threading.current_thread().name)
-        return Engine(Store(db_path), clock=clock)
+        return Engine(SQLiteStore(db_path), clock=clock)
 
     engine = AsyncEngine(factory)
     replies = await engine.handle(Event("test", "a", "a", text="/assess", key="k1"))
@@ -356,6 +356,6 @@ def test_a_tap_on_an_answered_question_after_a_lost_reply_brings_the_current_que
     engine.delivered("s1")
     buttons = ann.replies[-1]
     ann.press(buttons.options[2].value, key="s2")  # answered; then the process died before replying
-    restarted = ChatClient(Engine(Store(db_path), clock=clock), "ann")
+    restarted = ChatClient(Engine(SQLiteStore(db_path), clock=clock), "ann")
     replies = restarted.press(buttons.options[2].value, key="s3")  # they tap again
     assert [r.kind for r in replies] == ["notice", "question"] and "Question 2 of" in replies[-1].text

@@ -11,7 +11,8 @@ from bot.diagram import DOCUMENT, document
 from bot.events import Event
 from bot.flows import TRANSITIONS
 from bot.registry import REGISTRY
-from bot.store import ConversationRow, Store
+from bot.store import ConversationRow
+from bot.store_sqlite import SQLiteStore
 
 CALLBACKS = ("conditions", "unless", "before", "after", "prepare")
 
@@ -39,7 +40,7 @@ def missing(names: list[str], model: object) -> list[str]:
 
 @pytest.fixture
 def conversation(tmp_path):
-    store = Store(tmp_path / "flows.db")
+    store = SQLiteStore(tmp_path / "flows.db")
     turn = Turn(store, default_catalogs(), Event("console", "c", "u"), "en", "2026-01-05T09:00:00+00:00")
     yield Conversation(ConversationRow("console", "c", "u"), turn)
     store.close()

@@ -18,7 +18,7 @@ from adapters import slack as slack_adapter
 from adapters import telegram as telegram_adapter
 from bot.engine import Engine
 from bot.events import Event, Option, Reply
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 from tests.fakes.telegram import FakeTelegram
 from tests.waiting import exited, until
@@ -109,7 +109,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_nothing_twice(tmp_p
     assert len(kills) == KILLS, f"the people finished before the bot was killed {KILLS} times"
     for chat in groups:
         assert copies[chat] == 1 + died_after_sending[chat], ("a weekly tip lost or sent twice", chat, copies[chat])
-    engine = Engine(Store(db))
+    engine = Engine(SQLiteStore(db))
     catalog = engine.catalogs["en"]
     with sqlite3.connect(db) as check:
         for user, picked in choices.items():
@@ -132,7 +132,7 @@ def subscribe_due_now(db: Path, chat: str, claim: bool = False) -> None:
     due = (now - timedelta(minutes=2)).astimezone(ZoneInfo("Europe/Amsterdam"))
     day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][due.weekday()]
     earlier = (now - timedelta(hours=2)).isoformat(timespec="seconds")
-    engine = Engine(Store(db), clock=lambda: earlier)
+    engine = Engine(SQLiteStore(db), clock=lambda: earlier)
     ChatClient(engine, "184265301", chat=chat, platform="telegram", group=True, admin=True).send(
         f"/tips_subscribe stage 2 {day} {due:%H:%M}")
     if claim:
@@ -188,7 +188,7 @@ async def patient(fake: FakeTelegram, waiting, tap, restarts: Restarts):
 def test_duplicates_and_late_redeliveries_reach_the_same_end_state(tmp_path_factory, steps, rng):
     def run(events: list[Event]) -> dict:
         db = tmp_path_factory.mktemp("dup") / "d.db"
-        engine = Engine(Store(db), clock=lambda: "2026-03-02T09:00:00+00:00")
+        engine = Engine(SQLiteStore(db), clock=lambda: "2026-03-02T09:00:00+00:00")
         for event in events:
             engine.handle(event)
         with sqlite3.connect(db) as check:
@@ -247,7 +247,7 @@ def test_both_platforms_escape_whatever_a_reply_echoes(text, label):
 
 def test_a_full_disk_gets_a_try_again_and_leaves_the_state_consistent(tmp_path, clock):
     db = tmp_path / "full.db"
-    engine = Engine(Store(db), clock=clock)
+    engine = Engine(SQLiteStore(db), clock=clock)
     person = ChatClient(engine, "ann")
     person.send("/assess")
     person.send("3")

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from bot import render
 from bot.engine import Engine
-from bot.store import Store, TeamRecord
+from bot.store import TeamRecord
+from bot.store_sqlite import SQLiteStore
 from bot.teams import TeamResult
 from bot.testing import ChatClient
 from tests.waiting import DEADLINE, until
@@ -49,7 +50,7 @@ def rows(engine: Engine) -> list[tuple[str, str]]:
 
 def test_a_week_skipped_on_monday_gets_its_tip_at_the_new_time_on_thursday(tmp_path):
     moment = Moment(MONDAY + timedelta(hours=1))  # subscribed on Monday after 09:00: this week is past
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     admin = channel(engine)
     admin.send("/tips_subscribe stage 2")
     assert engine.claim_due(moment.value) == [] and rows(engine) == [("2026-W13", "skipped")]
@@ -67,7 +68,7 @@ def test_a_week_skipped_on_monday_gets_its_tip_at_the_new_time_on_thursday(tmp_p
 
 def test_a_week_whose_tip_was_sent_is_not_sent_again_after_a_move(tmp_path):
     moment = Moment(MONDAY - timedelta(days=1))
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     admin = channel(engine)
     admin.send("/tips_subscribe stage 2")
     moment.value = MONDAY
@@ -84,7 +85,7 @@ def test_a_week_whose_tip_was_sent_is_not_sent_again_after_a_move(tmp_path):
 
 def test_a_move_to_a_time_already_past_this_week_starts_next_week_not_late_now(tmp_path):
     moment = Moment(MONDAY - timedelta(days=1))
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     admin = channel(engine)
     admin.send("/tips_subscribe fri 09:00 stage 2")
     moment.value = MONDAY + timedelta(hours=2)
@@ -103,7 +104,7 @@ def test_stagecoach_scheduler_prints_a_terminal_chats_tip_and_marks_it_sent(tmp_
     due = (now - timedelta(minutes=2)).astimezone(AMSTERDAM)
     weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][due.weekday()]
     db = tmp_path / "terminal.db"
-    engine = Engine(Store(db), clock=Moment(now - timedelta(hours=2)).iso)
+    engine = Engine(SQLiteStore(db), clock=Moment(now - timedelta(hours=2)).iso)
     ChatClient(engine, "ann", platform="console", lang="en").send(f"/tips subscribe stage 2 {weekday} {due:%H:%M}")
     engine.store.close()
 
@@ -148,7 +149,7 @@ def stale(engine: Engine, chat: str, tip_id: str, at: datetime) -> None:
 
 def test_a_removed_tip_or_a_broken_subscription_never_stops_the_round_for_others(tmp_path, caplog):
     moment = Moment(MONDAY - timedelta(days=1))
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     chats = ["-1001700000051", "-1001700000052", "-1001700000053"]
     for chat in chats:
         channel(engine, chat).send("/tips_subscribe stage 2")
@@ -167,7 +168,7 @@ def test_a_removed_tip_or_a_broken_subscription_never_stops_the_round_for_others
 
 
 def test_history_result_and_team_result_name_a_removed_id_as_no_longer_available(tmp_path):
-    engine = Engine(Store(tmp_path / "w.db"), clock=Moment(MONDAY - timedelta(days=1)).iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=Moment(MONDAY - timedelta(days=1)).iso)
     catalog = engine.catalogs["en"]
     admin = channel(engine)
     admin.send("/tips_subscribe stage 2")
@@ -187,7 +188,7 @@ def test_history_result_and_team_result_name_a_removed_id_as_no_longer_available
 
 
 def test_a_personal_tip_and_a_roadmap_item_that_left_the_content_are_no_crash(tmp_path):
-    engine = Engine(Store(tmp_path / "w.db"), clock=Moment(MONDAY).iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=Moment(MONDAY).iso)
     ann = ChatClient(engine, "ann", lang="en")
     ann.answer_all(3)
     with engine.store.transaction():
@@ -206,7 +207,7 @@ def content_check(db: Path) -> subprocess.CompletedProcess:
 
 def test_content_check_lists_the_stored_ids_the_content_no_longer_has(tmp_path):
     db = tmp_path / "w.db"
-    engine = Engine(Store(db), clock=Moment(MONDAY).iso)
+    engine = Engine(SQLiteStore(db), clock=Moment(MONDAY).iso)
     ann = ChatClient(engine, "ann", lang="en")
     ann.answer_all(3)
     ann.send("/tips")
@@ -235,7 +236,7 @@ def export(db: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_exports_refuse_an_invalid_date_or_an_unknown_team_and_write_nothing(tmp_path):
     db = tmp_path / "w.db"
-    engine = Engine(Store(db), clock=Moment(MONDAY).iso)
+    engine = Engine(SQLiteStore(db), clock=Moment(MONDAY).iso)
     ChatClient(engine, "ann", lang="en").answer_all(3)
     engine.store.close()
     out = tmp_path / "out.csv"
@@ -249,7 +250,7 @@ def test_exports_refuse_an_invalid_date_or_an_unknown_team_and_write_nothing(tmp
 
 def test_an_empty_but_valid_export_still_has_its_header(tmp_path):
     db = tmp_path / "w.db"
-    Store(db).close()
+    SQLiteStore(db).close()
     for what, last in (("people", "stage_culture"), ("teams", "high_culture")):
         done = export(db, what, "--since", "2026-01-01")
         assert done.returncode == 0

@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot import database
+from bot import store_sqlite
 from bot.engine import Engine
-from bot.store import Store
+from bot.store import Unusable
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 from tests.drivers.slack import ANN, FORM, HELP, NAMES, SECRET, App, dm
 from tests.fakes.slack import APP, TEAM, FakeSlack
@@ -115,7 +116,7 @@ def stagecoach(command: str, db: Path) -> subprocess.CompletedProcess:
 
 def damaged(db: Path) -> Path:
     """A real database with one of its table pages overwritten."""
-    engine = Engine(Store(db))
+    engine = Engine(SQLiteStore(db))
     for n in range(40):
         ChatClient(engine, f"u{n}").send("/assess")
     engine.store.close()
@@ -147,10 +148,10 @@ def test_a_broken_database_stops_start_up_with_one_clear_line(tmp_path, command,
 
 def test_a_read_only_database_is_named_as_such(tmp_path):
     db = tmp_path / "stagecoach.db"
-    Store(db).close()
-    with pytest.raises(database.Unusable, match="read-only"):
-        database.check(f"file:{db}?mode=ro")
-    database.check(str(db))
+    SQLiteStore(db).close()
+    with pytest.raises(Unusable, match="read-only"):
+        store_sqlite.check(f"file:{db}?mode=ro")
+    store_sqlite.check(str(db))
 
 
 def test_a_healthy_database_starts_as_before(tmp_path):
@@ -162,8 +163,8 @@ def test_a_healthy_database_starts_as_before(tmp_path):
 
 def test_the_write_ahead_log_is_truncated_when_the_store_closes(tmp_path):
     db = tmp_path / "wal.db"
-    store = Store(db)
-    assert store.conn.execute("PRAGMA journal_size_limit").fetchone()[0] == database.JOURNAL_SIZE_LIMIT
+    store = SQLiteStore(db)
+    assert store.conn.execute("PRAGMA journal_size_limit").fetchone()[0] == store_sqlite.JOURNAL_SIZE_LIMIT
     engine = Engine(store)
     for n in range(30):
         ChatClient(engine, f"u{n}").send("/assess")
@@ -185,7 +186,7 @@ def test_the_write_ahead_log_left_by_a_crash_is_truncated_at_start_up(tmp_path):
     writer.commit()
     wal = Path(f"{db}-wal")
     assert wal.stat().st_size > 500_000  # left behind, as by a process killed before it closed
-    store = Store(db)
+    store = SQLiteStore(db)
     assert wal.stat().st_size == 0
     store.close()
     writer.close()
@@ -193,7 +194,7 @@ def test_the_write_ahead_log_left_by_a_crash_is_truncated_at_start_up(tmp_path):
 
 def test_after_a_full_disk_the_next_event_is_stored_without_a_restart(tmp_path):
     db = tmp_path / "full.db"
-    engine = Engine(Store(db), clock=lambda: "2026-03-02T09:00:00+00:00")
+    engine = Engine(SQLiteStore(db), clock=lambda: "2026-03-02T09:00:00+00:00")
     ann = ChatClient(engine, "ann")
     ann.send("/assess")
     pages = engine.store.conn.execute("PRAGMA page_count").fetchone()[0]

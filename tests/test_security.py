@@ -15,7 +15,8 @@ import pytest
 
 from bot.events import Person
 from bot.flows.team import CODE_ALPHABET, CODE_LENGTH
-from bot.store import IMPERSONAL, PERSONAL, Store
+from bot.store import IMPERSONAL, PERSONAL
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 from tests.drivers import slack as slack_driver
 from tests.drivers import telegram as telegram_driver
@@ -307,7 +308,7 @@ def table_columns(db: sqlite3.Connection) -> dict[str, set[str]]:
 
 
 def test_every_column_is_known_as_personal_or_not(db_path):
-    Store(db_path).close()
+    SQLiteStore(db_path).close()
     with sqlite3.connect(db_path) as db:
         schema = table_columns(db)
     listed = {t: set(PERSONAL.get(t, {})) | set(IMPERSONAL.get(t, ())) for t in set(PERSONAL) | set(IMPERSONAL)}

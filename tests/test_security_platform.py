@@ -19,7 +19,7 @@ import pytest
 from adapters import slack, telegram
 from bot.charts import Chart, render_png
 from bot.engine import AsyncEngine, Engine
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from tests.drivers.slack import ANN as SLACK_ANN
 from tests.drivers.slack import HELP as SLACK_HELP
 from tests.drivers.slack import SECRET
@@ -159,7 +159,7 @@ async def test_slack_leaves_out_a_chart_it_cannot_upload_and_finishes_the_delive
 async def test_the_webhook_secret_is_random_and_not_derived_from_the_token(tmp_path):
     secrets = []
     for name in ("one.db", "two.db"):
-        engine = AsyncEngine(lambda name=name: Engine(Store(tmp_path / name)))
+        engine = AsyncEngine(lambda name=name: Engine(SQLiteStore(tmp_path / name)))
         secrets.append(await telegram.webhook_secret(engine))
         engine.close()
     assert secrets[0] != secrets[1]
@@ -167,14 +167,14 @@ async def test_the_webhook_secret_is_random_and_not_derived_from_the_token(tmp_p
 
 
 def test_the_secret_survives_reopening_and_every_instance_shares_it(tmp_path):
-    first, second = Store(tmp_path / "shared.db"), Store(tmp_path / "shared.db")
+    first, second = SQLiteStore(tmp_path / "shared.db"), SQLiteStore(tmp_path / "shared.db")
     with first.transaction():
         made = first.secret("telegram_webhook")
     with second.transaction():
         assert second.secret("telegram_webhook") == made
     first.close()
     second.close()
-    reopened = Store(tmp_path / "shared.db")
+    reopened = SQLiteStore(tmp_path / "shared.db")
     with reopened.transaction():
         assert reopened.secret("telegram_webhook") == made
         assert reopened.secret("another") != made
@@ -183,7 +183,7 @@ def test_the_secret_survives_reopening_and_every_instance_shares_it(tmp_path):
 
 async def test_telegram_webhook_secret_from_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "set_by-the_operator")
-    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "env.db")))
+    engine = AsyncEngine(lambda: Engine(SQLiteStore(tmp_path / "env.db")))
     assert await telegram.webhook_secret(engine) == "set_by-the_operator"
     engine.close()
 
@@ -192,7 +192,7 @@ async def test_telegram_webhook_secret_from_the_environment_wins(tmp_path, monke
 
 
 async def test_the_webhook_listens_on_every_interface_unless_host_narrows_it(tmp_path, monkeypatch):
-    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "hook.db")))
+    engine = AsyncEngine(lambda: Engine(SQLiteStore(tmp_path / "hook.db")))
     assert await telegram.webhook(engine) is None  # long polling
     monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://bot.example.org/telegram")
     assert (await telegram.webhook(engine)).listen == "0.0.0.0"
@@ -207,7 +207,7 @@ async def test_start_serves_the_webhook_on_host_and_refuses_a_wrong_secret(fake,
     for name, value in {"TELEGRAM_API_URL": fake.url, "TELEGRAM_WEBHOOK_URL": url, "HOST": "127.0.0.1",
                         "TELEGRAM_WEBHOOK_PORT": str(port), "TELEGRAM_FLOOD_LIMITS": "off"}.items():
         monkeypatch.setenv(name, value)
-    engine = AsyncEngine(lambda: Engine(Store(db)))
+    engine = AsyncEngine(lambda: Engine(SQLiteStore(db)))
     application = await telegram.start(fake.token, engine)
     try:
         secret = fake.webhook["secret_token"]
@@ -238,7 +238,7 @@ async def test_slack_http_mode_listens_on_host(tmp_path, monkeypatch):
     for name, value in {"SLACK_BOT_TOKEN": server.token, "SLACK_SIGNING_SECRET": SECRET, "HOST": "127.0.0.1",
                         "SLACK_API_URL": server.api_url, "PORT": str(port)}.items():
         monkeypatch.setenv(name, value)
-    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "slack.db")))
+    engine = AsyncEngine(lambda: Engine(SQLiteStore(tmp_path / "slack.db")))
     stop, _ = await slack.start(engine)
     client = SlackApp.__new__(SlackApp)
     client.url = f"http://127.0.0.1:{port}/slack/events"

@@ -24,7 +24,7 @@ from adapters import slack
 from bot.engine import AsyncEngine, Engine
 from bot.events import Mention, Reply
 from bot.registry import COMMANDS
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from tests.drivers.slack import (
     ANN,
     BO,
@@ -202,7 +202,7 @@ async def test_one_socket_mode_round_trip(fake, tmp_path):
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_sdk.web.async_client import AsyncWebClient
 
-    engine = AsyncEngine(lambda: Engine(Store(tmp_path / "socket.db")))
+    engine = AsyncEngine(lambda: Engine(SQLiteStore(tmp_path / "socket.db")))
     app, adapter = slack.build(engine, fake.token, None, fake.api_url, time_scale=TIME_SCALE)
     handler = AsyncSocketModeHandler(app, fake.app_token,
                                      web_client=AsyncWebClient(token=fake.app_token, base_url=fake.api_url))

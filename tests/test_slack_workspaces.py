@@ -15,7 +15,7 @@ import pytest
 
 from adapters import slack
 from bot.engine import Engine
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 from tests.drivers.slack import ANN, BO, CHANNEL, HELP, NAMES, ROOT, WEEKLY, App, click, dm
 from tests.fakes.slack import BOT_USER, TEAM, FakeSlack, im
@@ -131,7 +131,7 @@ async def test_revoked_bot_tokens_are_deleted(app, fake, tmp_path):
 
 
 async def test_a_single_token_keeps_what_was_kept_before_ids_carried_their_workspace(fake, tmp_path):
-    engine = Engine(Store(tmp_path / "slack.db"))
+    engine = Engine(SQLiteStore(tmp_path / "slack.db"))
     before = ChatClient(engine, ANN, chat=im(ANN), platform="slack", lang="en")
     before.send("/assess")
     before.press_option("2")

@@ -13,7 +13,7 @@ from adapters import slack, telegram
 from bot.engine import AsyncEngine, Engine
 from bot.events import Person
 from bot.scheduler import CLAIM_TIMEOUT, TICK, Scheduler
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
 from bot.weekly import Schedule
 from tests.fakes.slack import FakeSlack, im
@@ -58,7 +58,7 @@ def test_the_slot_stays_at_nine_in_amsterdam_across_both_switches():
 
 def test_only_champions_change_a_channels_tips(tmp_path):
     moment = Moment(MONDAY - timedelta(days=3))
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     member = ChatClient(engine, MEMBER, chat=CHANNEL, platform="slack", group=True)
     assert "Only a champion" in member.send("/tips subscribe stage 2")[0].text
     named = (Person(MEMBER, "Mia"),)
@@ -75,7 +75,7 @@ def test_only_champions_change_a_channels_tips(tmp_path):
 
 def test_a_channel_is_coached_at_its_last_team_stage_unless_told_otherwise(tmp_path, questions):
     moment = Moment(MONDAY - timedelta(days=3))
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     admin = group(engine, chat(6))
     assert "Which stage should the tips be for?" in admin.send("/tips subscribe")[0].text
     admin.send("/team")
@@ -99,7 +99,7 @@ def test_a_channel_is_coached_at_its_last_team_stage_unless_told_otherwise(tmp_p
 
 def test_a_channel_is_coached_from_its_teams_middle_answers(tmp_path):
     moment = Moment(MONDAY - timedelta(days=3))
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     catalog = engine.catalogs["en"]
     admin = ChatClient(engine, "11", chat="-7", platform="telegram", group=True, admin=True, lang="en")
     admin.send("/team")
@@ -131,7 +131,7 @@ class Running:
     """The engine on its thread, the real Telegram Application's bot, and a scheduler."""
 
     def __init__(self, fake: FakeTelegram, db: Path, moment: Moment) -> None:
-        self.engine = AsyncEngine(lambda: Engine(Store(db), clock=moment.iso))
+        self.engine = AsyncEngine(lambda: Engine(SQLiteStore(db), clock=moment.iso))
         # Telegram's flood limits, with each of their seconds lasting 10 ms.
         self.application = telegram.build(fake.token, self.engine, fake.url, time_scale=0.01)
         self.scheduler = Scheduler(self.engine, {}, clock=moment, backoff=0.01)
@@ -147,7 +147,7 @@ class Running:
 
 
 def subscribe(db: Path, moment: Moment, chats: list[str], extra: str = "stage 2") -> None:
-    engine = Engine(Store(db), clock=moment.iso)
+    engine = Engine(SQLiteStore(db), clock=moment.iso)
     for chat in chats:
         group(engine, chat, user=ANN).send(f"/tips_subscribe {extra}")
     engine.store.close()
@@ -202,7 +202,7 @@ async def test_after_downtime_a_missed_week_goes_out_once_late_and_a_day_late_is
         moment.value = MONDAY + timedelta(days=8, hours=1)  # the next week, 25 hours late
         await running.scheduler.tick()
         assert len(fake.to(int(chat(300)))) == 1
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     history = group(engine, chat(300)).send("/tips history")[0].text
     assert "2026-W14: skipped" in history and "2026-W13: sent late" in history
 
@@ -228,7 +228,7 @@ async def test_a_removed_bot_pauses_the_subscription_and_tells_the_champion(fake
         assert await running.scheduler.tick() == 0
     champion = [s for s in fake.sent if s.chat_id > 0]
     assert [s.chat_id for s in champion] == [int(ANN)] and "I seem to have been removed" in champion[0].text
-    engine = Engine(Store(tmp_path / "w.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso)
     assert "paused" in group(engine, chat(500)).send("/tips weekly")[0].text
 
 
@@ -243,7 +243,7 @@ async def test_weekly_tips_rotate_without_repeats_and_feedback_steers_them(fake,
             await running.scheduler.tick()
             if week == 0:
                 dismissed = fake.last(int(chat(600))).reply_markup["inline_keyboard"][1][0]["callback_data"]
-                ChatClient(Engine(Store(tmp_path / "w.db"), clock=moment.iso), BO, chat=chat(600),
+                ChatClient(Engine(SQLiteStore(tmp_path / "w.db"), clock=moment.iso), BO, chat=chat(600),
                            platform="telegram", group=True).press(dismissed)
     texts = [s.text for s in fake.to(int(chat(600)))]
     assert len(texts) == len(pool) + 1 and len(set(texts)) == len(pool)
@@ -255,13 +255,13 @@ async def test_a_slack_channel_gets_its_weekly_tip_and_a_lost_channel_pauses(tmp
     server = FakeSlack()
     await server.start()
     moment = Moment(MONDAY - timedelta(days=1))
-    engine = Engine(Store(tmp_path / "s.db"), clock=moment.iso)
+    engine = Engine(SQLiteStore(tmp_path / "s.db"), clock=moment.iso)
     good, gone = "C061F8GD1", "C061F8GN2"
     for channel in (good, gone):
         ChatClient(engine, ADMIN, chat=channel, platform="slack", group=True, admin=True).send(
             "/tips subscribe stage 3 en")
     engine.store.close()
-    running = AsyncEngine(lambda: Engine(Store(tmp_path / "s.db"), clock=moment.iso))
+    running = AsyncEngine(lambda: Engine(SQLiteStore(tmp_path / "s.db"), clock=moment.iso))
     _, adapter = slack.build(running, server.token, None, server.api_url, time_scale=0.01)
     server.fail_next["chat.postMessage"] = []
     original = server._chat_postMessage

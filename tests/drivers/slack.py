@@ -16,7 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters import slack
 from bot.engine import AsyncEngine, Engine
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from tests.fakes.slack import APP, BOT_USER, TEAM, FakeSlack, Posted, im
 from tests.waiting import DEADLINE
 
@@ -38,7 +38,7 @@ class App:
 
     def __init__(self, fake: FakeSlack, db: Path, installable: bool = False) -> None:
         self.fake = fake
-        self.engine = AsyncEngine(lambda: Engine(Store(db)))
+        self.engine = AsyncEngine(lambda: Engine(SQLiteStore(db)))
         oauth = slack.oauth_settings(self.engine, client_id=fake.client_id,
                                      client_secret=fake.client_secret) if installable else None
         self.app, self.adapter = slack.build(self.engine, None if installable else fake.token, SECRET, fake.api_url,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from adapters import telegram
 from bot.engine import AsyncEngine, Engine
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from tests.fakes.telegram import FakeTelegram, Sent
 
 ANN, BO, KIM, ROOT = 184265301, 184265302, 184265303, 5012776409
@@ -23,7 +23,7 @@ class Bot:
 
     def __init__(self, fake: FakeTelegram, db: Path) -> None:
         self.fake, self.db = fake, db
-        self.engine = AsyncEngine(lambda: Engine(Store(db)))
+        self.engine = AsyncEngine(lambda: Engine(SQLiteStore(db)))
         self.application = telegram.build(fake.token, self.engine, fake.url, time_scale=TIME_SCALE)
 
     async def start(self, webhook: telegram.Webhook | None = None) -> None:
