@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint check bench clean
+.PHONY: run test test-postgres lint check bench clean
 
 $(BIN)/stagecoach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ run: $(BIN)/stagecoach
 	$(BIN)/stagecoach run
 
 test: $(BIN)/stagecoach
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -rs --durations=10
+
+# The same, beside a PostgreSQL server of its own (installed from Debian's packages if absent):
+# the store's tests then run on both backends.
+test-postgres: $(BIN)/stagecoach
+	.ci/postgres $(MAKE) test
 
 # Both read their settings from pyproject.toml; both must report nothing.
 lint: $(BIN)/stagecoach
