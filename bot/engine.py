@@ -305,6 +305,8 @@ class Engine:
 
     def _apply(self, event: Event, lang: str) -> Conversation:
         row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
+        if row.team_id is not None:  # a team's progress counts every member's answers, once
+            self.store.lock_team(row.team_id)
         turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled,
                     delivered=self.store.was_delivered)
         if event.name:

@@ -289,6 +289,10 @@ class Team(Part):
 
     def close(self) -> None:
         """Closes the team meant, if its starter (or an admin) asks and someone answered."""
+        meant = self.context_team
+        if meant is not None:  # once, and after every answer another instance is recording for it
+            self.store.lock_team(meant.id)
+            self.__dict__["context_team"] = self.store.team(meant.id)
         refusal = self.close_refusal()
         if refusal is not None:
             self._refuse(refusal)
