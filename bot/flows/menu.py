@@ -15,8 +15,6 @@ STATES = ["idle", "confirming_forget"]
 CARRIED_ON = frozenset({"/assess", "/result", "/tips", "/roadmap", "/help"})
 
 TRANSITIONS = [
-    # A start payload is a team invite (bot/flows/team.py) or nothing: never a command to run.
-    {"trigger": "start", "source": "*", "dest": "assessing", "conditions": "team.invited", "after": "team.join"},
     {"trigger": "message", "source": "idle", "dest": None,
      "conditions": "chat.stale", "after": "menu.explain_old_button"},
     {"trigger": "message", "source": "idle", "dest": None, "after": "menu.explain_idle"},
