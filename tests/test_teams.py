@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.catalog import default_catalogs
+from bot.registry import REGISTRY
 from bot.scoring import score
 from bot.teams import aggregate
 from bot.testing import ChatClient
@@ -288,6 +289,32 @@ def test_personal_commands_in_a_group_move_to_a_private_chat(engine):
     assert reply.options[0].private and reply.options[0].value == "/assess"
     assert "/team" in group.send("/tips")[-1].text
     assert "Here is what I understand" in group.send("/help")[-1].text
+
+
+def test_a_group_carries_on_in_private_only_what_changes_nothing(engine):
+    """Anyone in the group may press the button, and it acts in their own private chat."""
+    carried = [c for c in REGISTRY if c.carried]
+    assert carried and all(not c.group and not c.arguments and len(c.words) == 1 for c in carried)
+    ann = ChatClient(engine, "ann")
+    for value in ("/assess", "4", "4", "4"):
+        ann.send(value)
+    store = engine.store
+
+    def where() -> tuple[str, int, int, dict[str, int]]:
+        row = store.load_conversation("test", "ann", "ann")
+        assert row.assessment_id is not None
+        return row.state, row.assessment_id, row.cursor, store.answers(row.assessment_id)
+
+    before, group = where(), ChatClient(engine, "ann", chat="g-6", group=True)
+    for command in (c for c in REGISTRY if not c.group):
+        button = group.send(f"/{command.name} 2")[-1].options[0]
+        assert button.private and button.value in (f"/{command.words[0]}", "/start")  # never what follows
+        if len(command.words) == 1:
+            assert button.value == (f"/{command.name}" if command.carried else "/start")
+        if command.carried:
+            ann.press(button.value)
+            assert where() == before, command.name
+    assert "Question 4 of" in ann.send("/assess")[-1].text
 
 
 def test_a_refused_join_leaves_the_person_where_they_were(engine):

@@ -5,14 +5,12 @@ from __future__ import annotations
 from .. import coaching, render
 from ..events import Reply, ReplyKind
 from ..model import Chat, Part
-from ..registry import help_text
+from ..registry import CARRIED_ON, help_text
 from ..scoring import Result
 from .coaching import Coaching
 from .team import Team
 
 STATES = ["idle", "confirming_forget"]
-
-CARRIED_ON = frozenset({"/assess", "/result", "/tips", "/roadmap", "/help"})
 
 TRANSITIONS = [
     {"trigger": "message", "source": "idle", "dest": None,
