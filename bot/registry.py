@@ -21,7 +21,9 @@ class Command:
     more after it is read as this command only when it takes some); `group` whether a group or
     channel may use it (anything else moves to a private chat); `help` whether it has a line in
     /help and `menu` whether it is in a platform's command menu: both texts are one content
-    entry, `[commands]` under `content_id`; `reasks` whether the open question comes back after it."""
+    entry, `[commands]` under `content_id`; `reasks` whether the open question comes back after it;
+    `carried` whether, typed in a group, its button carries it on in a private chat: anyone there
+    may press that button, so only a personal command that changes nothing is carried."""
 
     words: tuple[str, ...]
     trigger: str = ""
@@ -32,6 +34,7 @@ class Command:
     help: bool = False
     menu: bool = False
     reasks: bool = True
+    carried: bool = False
 
     @property
     def name(self) -> str:
@@ -53,14 +56,15 @@ def weekly(word: str, handler: str, arguments: str = "", reasks: bool = True) ->
 
 REGISTRY = (
     Command(("start",), trigger="start", otherwise="menu.welcome", group=True),
-    Command(("assess",), trigger="assess", help=True, menu=True),
+    Command(("assess",), trigger="assess", help=True, menu=True, carried=True),
     Command(("back",), trigger="back", otherwise="questions.explain_not_assessing", help=True),
     Command(("skip",), trigger="skip", otherwise="questions.explain_not_assessing", help=True),
     Command(("restart",), trigger="restart", help=True),
-    Command(("result",), trigger="result", otherwise="menu.show_result", help=True, menu=True),
+    Command(("result",), trigger="result", otherwise="menu.show_result", help=True, menu=True, carried=True),
     Command(("lang",), handler="menu.change_language", arguments="LANGUAGE", group=True, help=True,
             menu=True),
-    Command(("tips",), trigger="tips", otherwise="coaching.offer_quick_check", help=True, menu=True),
+    Command(("tips",), trigger="tips", otherwise="coaching.offer_quick_check", help=True, menu=True,
+            carried=True),
     Command(("tips", "more"), trigger="tips", otherwise="coaching.offer_quick_check"),
     Command(("tips", "why"), handler="coaching.why", arguments="TIP", reasks=False),
     Command(("tips", "done"), handler="coaching.done", arguments="TIP", reasks=False),
@@ -68,7 +72,7 @@ REGISTRY = (
     Command(("tips", "quick"), trigger="quick_check"),
     Command(("tips", "stage"), trigger="pick_stage", otherwise="coaching.offer_stage_picker", arguments="STAGE",
             reasks=False),
-    Command(("roadmap",), handler="coaching.roadmap", help=True, menu=True),
+    Command(("roadmap",), handler="coaching.roadmap", help=True, menu=True, carried=True),
     Command(("roadmap", "done"), handler="coaching.roadmap_done", arguments="MOVE", reasks=False),
     Command(("team",), handler="team.team", group=True, help=True, menu=True, reasks=False),
     Command(("team", "new"), trigger="team_new", otherwise="team.new_here_or_explain", arguments="NAME",
@@ -103,6 +107,8 @@ PRIVATE_ONLY = Command(("private_only",), handler="menu.suggest_private", group=
 USAGE = COMMANDS["help"]
 # The first words that take more after them when typed bare: `tips why`, `lang nl`, `team join X`.
 TAKES_ARGUMENTS = frozenset(c.words[0] for c in REGISTRY if c.arguments or len(c.words) > 1)
+# What a group's button carries on in a private chat (anything else opens it with the welcome).
+CARRIED_ON = frozenset(f"/{c.name}" for c in REGISTRY if c.carried)
 # Platforms that take a command as one word join its words with this (Telegram's `/team_close`).
 ONE_WORD_JOINER = "_"
 

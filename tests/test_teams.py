@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.catalog import default_catalogs
+from bot.registry import REGISTRY
 from bot.scoring import score
 from bot.teams import aggregate
 from bot.testing import ChatClient
@@ -288,3 +289,72 @@ def test_personal_commands_in_a_group_move_to_a_private_chat(engine):
     assert reply.options[0].private and reply.options[0].value == "/assess"
     assert "/team" in group.send("/tips")[-1].text
     assert "Here is what I understand" in group.send("/help")[-1].text
+
+
+def test_a_group_carries_on_in_private_only_what_changes_nothing(engine):
+    """Anyone in the group may press the button, and it acts in their own private chat."""
+    carried = [c for c in REGISTRY if c.carried]
+    assert carried and all(not c.group and not c.arguments and len(c.words) == 1 for c in carried)
+    ann = ChatClient(engine, "ann")
+    for value in ("/assess", "4", "4", "4"):
+        ann.send(value)
+    store = engine.store
+
+    def where() -> tuple[str, int, int, dict[str, int]]:
+        row = store.load_conversation("test", "ann", "ann")
+        assert row.assessment_id is not None
+        return row.state, row.assessment_id, row.cursor, store.answers(row.assessment_id)
+
+    before, group = where(), ChatClient(engine, "ann", chat="g-6", group=True)
+    for command in (c for c in REGISTRY if not c.group):
+        button = group.send(f"/{command.name} 2")[-1].options[0]
+        assert button.private and button.value in (f"/{command.words[0]}", "/start")  # never what follows
+        if len(command.words) == 1:
+            assert button.value == (f"/{command.name}" if command.carried else "/start")
+        if command.carried:
+            ann.press(button.value)
+            assert where() == before, command.name
+    assert "Question 4 of" in ann.send("/assess")[-1].text
+
+
+def test_a_refused_join_leaves_the_person_where_they_were(engine):
+    """A join has no waiting step: the code comes with the command, and a refusal says why and
+    puts back what was on screen."""
+    ann = ChatClient(engine, "ann")
+    for value in ("/assess", "4", "4"):
+        ann.send(value)
+    refused = ann.send("/team join NOSUCHCODE")
+    assert "I don't know a team with the code NOSUCHCODE" in refused[0].text and "Question 3 of" in refused[-1].text
+    assert "Question 3 of" in ann.send("/team join")[-1].text
+    assert "Question 4 of" in ann.send("5")[-1].text
+    bo = ChatClient(engine, "bo")
+    assert "Type /team join and the team's code" in bo.send("/team join")[0].text
+    assert "I'm not sure what you mean" in bo.send("K7P2QXM4")[0].text  # the code comes with the command
+
+
+def test_joining_leaves_a_forget_confirmation_and_erases_nothing(engine, questions):
+    """A join from anywhere puts the team's questions on screen; what was there waits or ends."""
+    ann, bo = ChatClient(engine, "ann"), ChatClient(engine, "bo")
+    for value in ("/assess", "2", "2", "/forget"):
+        ann.send(value)
+    bo.send("/team new Delta")
+    assert "answering for team “Delta”" in ann.send(f"/team join {code_of(bo)}")[0].text
+    assert "Please answer with the number" in ann.send("yes")[0].text
+    answer_all(ann, 3, questions)
+    assert "count for team “Delta”" in ann.text
+    assert "Question 3 of" in ann.send("/assess")[-1].text
+
+
+def test_the_take_part_button_again_resumes_the_team_questions_where_they_were(engine, questions):
+    """An interrupted join is picked up by joining again, at the question it was left at."""
+    group = ChatClient(engine, "ann", chat="g-7", group=True)
+    take_part = group.send("/team")[-1].options[0].value
+    bo = ChatClient(engine, "bo")
+    bo.send(take_part)
+    assert "Question 1 of" in bo.text
+    answer_all(bo, 3, 2)
+    bo.send("/forget")
+    again = bo.send(take_part)
+    assert "answering for team" in again[0].text and "Question 3 of" in again[0].text
+    answer_all(bo, 3, questions - 2)
+    assert "count for team" in bo.text and "Answered (1): Bo" in bo.replies[-1].text

@@ -5,18 +5,14 @@ from __future__ import annotations
 from .. import coaching, render
 from ..events import Reply, ReplyKind
 from ..model import Chat, Part
-from ..registry import help_text
+from ..registry import CARRIED_ON, help_text
 from ..scoring import Result
 from .coaching import Coaching
 from .team import Team
 
 STATES = ["idle", "confirming_forget"]
 
-CARRIED_ON = frozenset({"/assess", "/result", "/tips", "/roadmap", "/help"})
-
 TRANSITIONS = [
-    # A start payload is a team invite (bot/flows/team.py) or nothing: never a command to run.
-    {"trigger": "start", "source": "*", "dest": "assessing", "conditions": "team.invited", "after": "team.join"},
     {"trigger": "message", "source": "idle", "dest": None,
      "conditions": "chat.stale", "after": "menu.explain_old_button"},
     {"trigger": "message", "source": "idle", "dest": None, "after": "menu.explain_idle"},

@@ -22,7 +22,7 @@ from ..store import TeamRecord
 from ..teams import MIN_VISIBLE, TeamResult, aggregate
 from .assessment import Questions
 
-STATES: list[str] = []  # a team is joined into the assessment's states
+STATES: list[str] = []  # no waiting step: a join puts the team's questions on screen at once
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8  # 32**8 codes: at WRONG_CODES a WRONG_CODE_WINDOW, guessing one takes millennia
@@ -32,12 +32,16 @@ INVITE_LIFE = timedelta(days=30)
 NAMED_PLACE = "named:"
 
 TRANSITIONS = [
-    # Joining puts the team's assessment on screen; a refused join says why (see `join_refusal`).
-    {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "team.can_join",
-     "after": "team.join_by_code"},
     # A named team started in a private chat is answered at once; one started in a group is not.
     {"trigger": "team_new", "source": "*", "dest": "assessing", "conditions": ["team.names_a_new_team", "chat.private"],
      "after": ["team.start", "team.answer_started"]},
+    # Joining, from wherever the person is, by the team's button (a start payload that is its
+    # invite; any other payload gets the welcome) or by its code. The team's questions come on
+    # screen, any other assessment kept for later; a refused code says why (`join_refusal`) and
+    # leaves the person where they were. The answers count for the team once finished (FINISH).
+    {"trigger": "start", "source": "*", "dest": "assessing", "conditions": "team.invited", "after": "team.join"},
+    {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "team.can_join",
+     "after": "team.join_by_code"},
     # Leaving the team whose assessment is on screen ends that assessment.
     {"trigger": "team_leave", "source": ["assessing", "revisiting", "reviewing_skipped"], "dest": "idle",
      "conditions": "team.answering_for_context_team", "after": "team.leave"},
