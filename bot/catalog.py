@@ -19,7 +19,7 @@ class ContentError(ValueError):
     """Content that cannot be used; the message names the file, the id and what is wrong."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChecklistItem:
     """A move towards the next stage; `question` is the question whose answer shows it in place."""
 
@@ -28,25 +28,29 @@ class ChecklistItem:
     question: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stage:
+    """One of the six stages of social business maturity, in one language's words."""
+
     id: int
+    # Its key in content ids (planning, presence, …) and its name in this language.
     key: str
     name: str
+    # What a result says of the stage: one line, what being here means, what holds one here.
     tagline: str
     meaning: str
     holds: str
-    checklist: tuple[ChecklistItem, ...]
+    checklist: tuple[ChecklistItem, ...]  # the moves towards the next stage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dimension:
     id: str
     name: str
     about: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     id: str
     dimension: str
@@ -54,7 +58,7 @@ class Question:
     options: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tip:
     """A tip for a stage and dimension. `question` names the practice it works on, if one, and
     `level` the answer from which on a person already does what the tip proposes."""
@@ -62,6 +66,7 @@ class Tip:
     id: str
     stage: int
     dimension: str
+    # What a person reads: the tip, and why it helps at this stage.
     text: str
     why: str
     question: str | None = None
@@ -75,6 +80,7 @@ class Catalog:
     lang: str
     language_name: str
     path: Path
+    # The model of maturity, the questionnaire, the coaching, and every other message.
     stages: tuple[Stage, ...]
     dimensions: tuple[Dimension, ...]
     questions: tuple[Question, ...]
@@ -172,6 +178,16 @@ def _require(table: dict[str, Any], field: str, where: str) -> Any:
     return table[field]
 
 
+def _record(kind: Callable[..., T], table: dict[str, Any], where: str, required: tuple[str, ...],
+            defaults: dict[str, Any] | None = None, **made: Any) -> T:
+    """A record from a TOML table: every `required` field must be there (the error says where one
+    is missing), the others take the table's value or their default, and `made` are values made
+    from the table (a tuple of its items) that stand in for its own."""
+    values = {field: _require(table, field, where) for field in required}
+    values |= {field: table.get(field, default) for field, default in (defaults or {}).items()}
+    return kind(**(values | made))
+
+
 def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
     """Reads one language file; raises ContentError naming the file and id for a malformed entry.
 
@@ -185,46 +201,20 @@ def parse_catalog(path: Path, *, strict: bool = True) -> Catalog:
     name = path.name
     meta = _require(data, "meta", name)
     stages = tuple(
-        Stage(
-            id=_require(s, "id", f"{name}: stages[{i}]"),
-            key=_require(s, "key", f"{name}: stages[{i}]"),
-            name=_require(s, "name", f"{name}: stages[{i}]"),
-            tagline=_require(s, "tagline", f"{name}: stages[{i}]"),
-            meaning=_require(s, "meaning", f"{name}: stages[{i}]"),
-            holds=s.get("holds", ""),
-            checklist=tuple(ChecklistItem(c["id"], c["text"], c.get("question")) for c in s.get("checklist", ())),
-        )
+        _record(Stage, s, f"{name}: stages[{i}]", ("id", "key", "name", "tagline", "meaning"), {"holds": ""},
+                checklist=tuple(ChecklistItem(c["id"], c["text"], c.get("question")) for c in s.get("checklist", ())))
         for i, s in enumerate(_require(data, "stages", name))
     )
-    dimensions = tuple(
-        Dimension(
-            id=_require(d, "id", f"{name}: dimensions[{i}]"),
-            name=_require(d, "name", f"{name}: dimensions[{i}]"),
-            about=d.get("about", ""),
-        )
-        for i, d in enumerate(_require(data, "dimensions", name))
-    )
+    dimensions = tuple(_record(Dimension, d, f"{name}: dimensions[{i}]", ("id", "name"), {"about": ""})
+                       for i, d in enumerate(_require(data, "dimensions", name)))
     questions = tuple(
-        Question(
-            id=_require(q, "id", f"{name}: questions[{i}]"),
-            dimension=_require(q, "dimension", f"{name}: {q.get('id', i)}"),
-            text=_require(q, "text", f"{name}: {q.get('id', i)}"),
-            options=tuple(_require(q, "options", f"{name}: {q.get('id', i)}")),
-        )
+        _record(Question, q, f"{name}: {q.get('id', f'questions[{i}]')}", ("id", "dimension", "text", "options"),
+                options=tuple(q.get("options", ())))
         for i, q in enumerate(_require(data, "questions", name))
     )
-    tips = tuple(
-        Tip(
-            id=_require(t, "id", f"{name}: tips[{i}]"),
-            stage=_require(t, "stage", f"{name}: {t.get('id', i)}"),
-            dimension=_require(t, "dimension", f"{name}: {t.get('id', i)}"),
-            text=_require(t, "text", f"{name}: {t.get('id', i)}"),
-            why=_require(t, "why", f"{name}: {t.get('id', i)}"),
-            question=t.get("question"),
-            level=t.get("level"),
-        )
-        for i, t in enumerate(data.get("tips", ()))
-    )
+    tips = tuple(_record(Tip, t, f"{name}: {t.get('id', f'tips[{i}]')}", ("id", "stage", "dimension", "text", "why"),
+                         {"question": None, "level": None})
+                 for i, t in enumerate(data.get("tips", ())))
     catalog = Catalog(
         lang=_require(meta, "lang", f"{name}: meta"),
         language_name=_require(meta, "name", f"{name}: meta"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -76,19 +76,20 @@ class ConversationRow:
     platform: str
     chat_id: str
     user_id: str
-    state: str = "idle"
-    assessment_id: int | None = None
+    # In the order of the table's columns (_CONVERSATION_FIELDS), which fill it in.
+    state: str = "idle"  # the flows' state
+    assessment_id: int | None = None  # the assessment in hand, and the question on screen
     cursor: int = 0
-    tip_id: str | None = None
+    tip_id: str | None = None  # the tip on screen, and what coaching works on
     coach_stage: int | None = None
     coach_focus: str = ""
-    quick: str = ""
-    team_id: int | None = None
+    quick: str = ""  # a quick check's answers so far
+    team_id: int | None = None  # the team the assessment in hand is for
     last_key: str | None = None
     new: bool = False  # not stored yet: the bot has not talked with them in this chat
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssessmentRecord:
     """A finished assessment: when it ended, and its result."""
 
@@ -96,18 +97,19 @@ class AssessmentRecord:
     started_at: str
     finished_at: str
     result: dict
-    team_id: int | None = None
+    team_id: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TeamRecord:
     id: int
     platform: str
-    chat_id: str
+    chat_id: str  # the group it belongs to, or "named:<name>" for one started in a private chat
     name: str
     code: str
     starter_id: str
     lang: str
+    # "open" until closed; then its combined result, never anyone's answers alone.
     status: str
     created_at: str
     closed_at: str | None
@@ -115,13 +117,14 @@ class TeamRecord:
     workspace: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subscription:
     id: int
     platform: str
     chat_id: str
     lang: str
-    stage: int | None
+    stage: int | None  # the stage its champion chose; None: that of the place's last team
+    # When: a weekday (0 is Monday), a time (HH:MM) and a time zone (Europe/Amsterdam).
     weekday: int
     at: str
     zone: str
@@ -130,11 +133,12 @@ class Subscription:
     created_at: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     subscription_id: int
-    period: str
+    period: str  # an ISO week, 2026-W10
     tip_id: str | None
+    # claimed, then sent; or skipped, or gone with its channel
     status: str
     due_at: str
     claimed_at: str | None
@@ -142,14 +146,15 @@ class Delivery:
     late: bool
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
+    """A team's member as the team sees them: who, and whether they answered; never what."""
+
     user_id: str
     name: str
     answered: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """A handled event: its replies (none once delivered), and who hands them out since when."""
 
@@ -159,7 +164,7 @@ class StoredEvent:
     claimed_at: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Undelivered:
     """Replies saved and never marked delivered, and where they go."""
 

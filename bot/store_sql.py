@@ -6,13 +6,13 @@ locks, a few statements) lives in `store_sqlite` and `store_postgres`.
 """
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from .store import (
     AssessmentRecord,
@@ -32,12 +32,24 @@ _CONVERSATION_FIELDS = (
 )
 
 _SAVED_FIELDS = ("platform", "chat_id", "user_id", *_CONVERSATION_FIELDS)
-_SAVE_CONVERSATION = (  # built once: it runs for every message
-    f"INSERT INTO conversations ({', '.join(_SAVED_FIELDS)}, updated_at)"
-    f" VALUES ({', '.join('?' * (len(_SAVED_FIELDS) + 1))})"
-    " ON CONFLICT (platform, chat_id, user_id) DO UPDATE SET "
-    + ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
-)
+
+
+@functools.cache
+def _upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...], update: tuple[str, ...] = ()) -> str:
+    """An INSERT of `columns` that, for a row whose `key` is there already, sets `update` (by
+    default every other column) instead; made once per shape."""
+    changed = update or tuple(c for c in columns if c not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in changed))
+
+
+@functools.cache
+def _select(table: str, column: str, key: tuple[str, ...]) -> str:
+    """A SELECT of one column of the row a key names; made once per shape."""
+    return f"SELECT {column} FROM {table} WHERE " + " AND ".join(f"{name} = ?" for name in key)
+
+
+_SAVE_CONVERSATION = _upsert("conversations", (*_SAVED_FIELDS, "updated_at"), ("platform", "chat_id", "user_id"))
 
 # Replies are stored for every message: one encoder made once (json.dumps with arguments makes
 # a new one per call), compact, and with text as it is (a name is found in it as written).
@@ -55,15 +67,16 @@ class Rows(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
-def migrations(backend: str) -> list[tuple[int, str, list[str]]]:
-    """(version, name, statements) of every schema change for a backend, oldest first: the files
-    in bot/migrations/<backend>, named `NNNN_what.sql`, one statement per `;` at a line's end."""
-    folder = resources.files("bot.migrations") / backend
+def migrations(words: dict[str, str]) -> list[tuple[int, str, list[str]]]:
+    """(version, name, statements) of every schema change, oldest first: the files in
+    bot/migrations, named `NNNN_what.sql`, one statement per `;` at a line's end, with a
+    backend's `words` put in for their {placeholders}."""
     found = []
-    for entry in folder.iterdir():
+    for entry in resources.files("bot.migrations").iterdir():
         if entry.name.endswith(".sql"):
             number, _, name = entry.name.removesuffix(".sql").partition("_")
-            text = "\n".join(line for line in entry.read_text("utf-8").splitlines() if not line.startswith("--"))
+            lines = [line for line in entry.read_text("utf-8").splitlines() if not line.startswith("--")]
+            text = "\n".join(lines).format_map(words)
             found.append((int(number), name, [part.strip() for part in text.split(";\n") if part.strip()]))
     return sorted(found)
 
@@ -71,7 +84,9 @@ def migrations(backend: str) -> list[tuple[int, str, list[str]]]:
 class SQLStore:
     """Every query Stagecoach makes, over a backend's `_run`, `_many` and `transaction`."""
 
-    BACKEND = ""  # the folder of its migrations
+    # What a backend puts in the migrations' placeholders: an id the database hands out, and
+    # the order rows came in (SQLite's rowid comes with every table).
+    SCHEMA_WORDS: ClassVar[dict[str, str]] = {"id": "INTEGER PRIMARY KEY", "arrival": ""}
     UPDATE_OR_IGNORE = "UPDATE OR IGNORE"  # an UPDATE that skips rows it would make duplicates of
     SKIP_LOCKED = ""  # what makes a claiming SELECT pass over rows another instance is claiming
 
@@ -81,7 +96,23 @@ class SQLStore:
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
-    def transaction(self, durable: bool = True) -> AbstractContextManager[None]:
+    def transaction(self, durable: bool = True) -> Transaction:
+        """One event, one transaction: everything it changed is committed or nothing is; a nested
+        one is a savepoint of the transaction around it.
+
+        A transaction that is not `durable` commits without waiting for the disk: it survives the
+        process dying, and the next durable commit takes it to the disk; only the machine failing
+        first can lose it."""
+        return Transaction(self, durable)
+
+    def _in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    def _begin(self, durable: bool) -> None:
+        raise NotImplementedError
+
+    def _end(self, commit: bool) -> None:
+        """Commits (or rolls back) the transaction in hand."""
         raise NotImplementedError
 
     def _migrate(self) -> None:
@@ -92,7 +123,7 @@ class SQLStore:
             self._run("CREATE TABLE IF NOT EXISTS schema_migrations"
                       " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
             applied = {row[0] for row in self._run("SELECT version FROM schema_migrations").fetchall()}
-            for version, name, statements in migrations(self.BACKEND):
+            for version, name, statements in migrations(self.SCHEMA_WORDS):
                 if version in applied:
                     continue
                 self._before_migration(version)
@@ -118,17 +149,10 @@ class SQLStore:
         with self.transaction(durable=False):
             self.mark_delivered(key, at)
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> Transaction:
         """A part of the current transaction that may fail alone: on an error only it is undone."""
-        self._run("SAVEPOINT part")
-        try:
-            yield
-        except BaseException:
-            self._run("ROLLBACK TO SAVEPOINT part")
-            self._run("RELEASE SAVEPOINT part")
-            raise
-        self._run("RELEASE SAVEPOINT part")
+        assert self._in_transaction(), "a savepoint is part of a transaction"
+        return Transaction(self, durable=True)
 
     # Events: idempotency
 
@@ -154,30 +178,26 @@ class SQLStore:
         ).rowcount == 1
 
     def was_delivered(self, key: str) -> bool:
-        row = self._run("SELECT delivered_at FROM events WHERE key = ?", [key]).fetchone()
-        return bool(row and row[0])
+        return self._value(str, "events", "delivered_at", key=key) is not None
 
     def mark_delivered(self, key: str, at: str) -> None:
         """Delivered replies are never sent again, so their text (which may name people) goes."""
         self._run(_MARK_DELIVERED, [at, key])
 
-    def _first(self, kind: type[T], sql: str, parameters: list[Any]) -> T | None:
-        """The first column (of type `kind`) of the first row a query finds; None when it finds none."""
-        row = self._run(sql, parameters).fetchone()
+    def _value(self, kind: type[T], table: str, column: str, **key: Any) -> T | None:
+        """One column (of type `kind`) of the row a key names; None when there is no such row."""
+        row = self._run(_select(table, column, tuple(key)), list(key.values())).fetchone()
         return cast(T, row[0]) if row else None
 
     # Messages an adapter posted and may update in place (a team's progress)
 
     def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str, at: str) -> None:
-        self._run(
-            "INSERT INTO posted_messages (platform, ref, chat_id, message_id, at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, ref, chat_id) DO UPDATE SET message_id = excluded.message_id, at = excluded.at",
-            [platform, ref, chat_id, message_id, at],
-        )
+        self._run(_upsert("posted_messages", ("platform", "ref", "chat_id", "message_id", "at"),
+                          ("platform", "ref", "chat_id")), [platform, ref, chat_id, message_id, at])
 
     def posted_message(self, platform: str, ref: str, chat_id: str) -> str | None:
-        return self._first(str, "SELECT message_id FROM posted_messages"
-                           " WHERE platform = ? AND ref = ? AND chat_id = ?", [platform, ref, chat_id])
+        """The message posted for `ref` (a team's progress) in a chat, to update in place."""
+        return self._value(str, "posted_messages", "message_id", platform=platform, ref=ref, chat_id=chat_id)
 
     def remember_event(self, key: str, platform: str, user_id: str | None, chat_id: str | None, chat_type: str,
                        replies: list[dict], at: str, owner: str | None = None) -> None:
@@ -238,14 +258,11 @@ class SQLStore:
     # Users
 
     def user_lang(self, platform: str, user_id: str) -> str | None:
-        return self._first(str, "SELECT lang FROM users WHERE platform = ? AND user_id = ?", [platform, user_id])
+        return self._value(str, "users", "lang", platform=platform, user_id=user_id)
 
     def set_user_lang(self, platform: str, user_id: str, lang: str, at: str) -> None:
-        self._run(
-            "INSERT INTO users (platform, user_id, lang, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform, user_id) DO UPDATE SET lang = excluded.lang",
-            [platform, user_id, lang, at],
-        )
+        self._run(_upsert("users", ("platform", "user_id", "lang", "created_at"), ("platform", "user_id"), ("lang",)),
+                  [platform, user_id, lang, at])
 
     def remember_name(self, platform: str, user_id: str, name: str, at: str) -> None:
         self._run(
@@ -313,12 +330,9 @@ class SQLStore:
         return dict(rows.fetchall())
 
     def set_tip_status(self, platform: str, chat_id: str, user_id: str, tip_id: str, status: str, at: str) -> None:
-        self._run(
-            "INSERT INTO tip_feedback (platform, chat_id, user_id, tip_id, status, at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, chat_id, user_id, tip_id)"
-            " DO UPDATE SET status = excluded.status, at = excluded.at",
-            [platform, chat_id, user_id, tip_id, status, at],
-        )
+        self._run(_upsert("tip_feedback", ("platform", "chat_id", "user_id", "tip_id", "status", "at"),
+                          ("platform", "chat_id", "user_id", "tip_id")),
+                  [platform, chat_id, user_id, tip_id, status, at])
 
     def clear_shown_tips(self, platform: str, chat_id: str, user_id: str, tip_ids: list[str]) -> None:
         """Starts a new round through a pool: tips only shown become new again; feedback stays."""
@@ -357,7 +371,7 @@ class SQLStore:
         return cast(int, cursor.fetchone()[0])
 
     def assessment_team(self, assessment_id: int) -> int | None:
-        return self._first(int, "SELECT team_id FROM assessments WHERE id = ?", [assessment_id])
+        return self._value(int, "assessments", "team_id", id=assessment_id)
 
     def suspend_assessment(self, assessment_id: int, position: int) -> None:
         """Keeps an unfinished assessment's place while the person answers another."""
@@ -379,18 +393,11 @@ class SQLStore:
         self._run("DELETE FROM assessments WHERE id = ?", [assessment_id])
 
     def record_answer(self, assessment_id: int, question_id: str, value: int, at: str) -> None:
-        self._run(
-            "INSERT INTO answers (assessment_id, question_id, value, answered_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (assessment_id, question_id) DO UPDATE SET value = excluded.value,"
-            " answered_at = excluded.answered_at",
-            [assessment_id, question_id, value, at],
-        )
+        self._run(_upsert("answers", ("assessment_id", "question_id", "value", "answered_at"),
+                          ("assessment_id", "question_id")), [assessment_id, question_id, value, at])
 
     def answer(self, assessment_id: int, question_id: str) -> int | None:
-        row = self._run(
-            "SELECT value FROM answers WHERE assessment_id = ? AND question_id = ?", [assessment_id, question_id]
-        ).fetchone()
-        return row[0] if row else None
+        return self._value(int, "answers", "value", assessment_id=assessment_id, question_id=question_id)
 
     def answers(self, assessment_id: int) -> dict[str, int]:
         rows = self._run(
@@ -743,16 +750,13 @@ class SQLStore:
     # Installations: a platform's tokens per workspace ("" for an enterprise or team it has none of)
 
     def save_installation(self, platform: str, enterprise_id: str, team_id: str, bot: str, at: str) -> None:
-        self._run(
-            "INSERT INTO installations (platform, enterprise_id, team_id, bot, installed_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, enterprise_id, team_id) DO UPDATE SET bot = excluded.bot,"
-            " installed_at = excluded.installed_at",
-            [platform, enterprise_id, team_id, bot, at],
-        )
+        self._run(_upsert("installations", ("platform", "enterprise_id", "team_id", "bot", "installed_at"),
+                          ("platform", "enterprise_id", "team_id")), [platform, enterprise_id, team_id, bot, at])
 
     def installation(self, platform: str, enterprise_id: str, team_id: str) -> str | None:
-        return self._first(str, "SELECT bot FROM installations WHERE platform = ? AND enterprise_id = ?"
-                           " AND team_id = ?", [platform, enterprise_id, team_id])
+        """A workspace's bot (JSON: its token and ids); None when it is not installed there."""
+        return self._value(str, "installations", "bot", platform=platform, enterprise_id=enterprise_id,
+                           team_id=team_id)
 
     def delete_installation(self, platform: str, enterprise_id: str, team_id: str) -> None:
         self._run(
@@ -807,3 +811,29 @@ def _filters(*conditions: tuple[str, str | None]) -> tuple[str, list[str]]:
     """The conditions whose value is given, as " AND …" and their parameters."""
     given = [(sql, value) for sql, value in conditions if value is not None]
     return "".join(f" AND {sql}" for sql, _ in given), [value for _, value in given]
+
+
+class Transaction:
+    """SQLStore.transaction's context manager: a plain class, as it runs twice for every message."""
+
+    __slots__ = ("durable", "nested", "store")
+
+    def __init__(self, store: SQLStore, durable: bool) -> None:
+        self.store, self.durable, self.nested = store, durable, False
+
+    def __enter__(self) -> None:
+        store = self.store
+        if store._in_transaction():
+            self.nested = True
+            store._run("SAVEPOINT nested")
+        else:
+            store._begin(self.durable)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        store = self.store
+        if not self.nested:
+            store._end(commit=kind is None)
+            return
+        if kind is not None:
+            store._run("ROLLBACK TO SAVEPOINT nested")
+        store._run("RELEASE SAVEPOINT nested")

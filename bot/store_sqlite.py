@@ -23,7 +23,6 @@ from .store_sql import _MARK_DELIVERED, Rows, SQLStore
 
 
 class SQLiteStore(SQLStore):
-    BACKEND = "sqlite"
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout: float = 5.0) -> None:
         conn = sqlite3.connect(str(path), timeout=busy_timeout)
@@ -35,6 +34,7 @@ class SQLiteStore(SQLStore):
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._marks: sqlite3.Connection | None = None  # see commit_delivered
+        self._relaxed = False  # the transaction in hand runs at synchronous=NORMAL
         self._migrate()
         tune(conn)
 
@@ -63,18 +63,38 @@ class SQLiteStore(SQLStore):
         checkpoint(self.conn)
         self.db.close()
 
-    def transaction(self, durable: bool = True) -> Transaction:
-        """One event, one transaction: everything it changed is committed or nothing is.
+    def _in_transaction(self) -> bool:
+        return self.conn.in_transaction
 
-        It takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that reads and
+    def _begin(self, durable: bool) -> None:
+        """Takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that reads and
         then writes cannot wait for another process's writer, and fails with "database is
-        locked" instead of waiting out the busy timeout.
+        locked" instead of waiting out the busy timeout. One that is not durable runs at
+        synchronous=NORMAL: in WAL, its commit does not wait for the disk."""
+        self._relaxed = not durable and self.synchronous.upper() in ("FULL", "EXTRA")
+        try:
+            if self._relaxed:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            self._restore()
+            raise StorageError(str(error)) from error
 
-        A transaction that is not `durable` commits without waiting for the disk (in WAL,
-        synchronous=NORMAL): it survives the process dying, and the next durable commit takes it
-        to the disk; only the machine failing first can lose it. A nested one is part of the
-        transaction around it."""
-        return Transaction(self, durable)
+    def _end(self, commit: bool) -> None:
+        try:
+            if commit:
+                self.conn.commit()
+            else:
+                self.conn.rollback()
+        except sqlite3.Error as error:
+            raise StorageError(str(error)) from error
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        if self._relaxed:
+            self._relaxed = False
+            self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def _before_migration(self, version: int) -> None:
         """A file made before migrations were recorded gets its own older steps first; the
@@ -111,57 +131,6 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as error:
             raise StorageError(str(error)) from error
         super().commit_delivered(key, at)
-
-
-class Transaction:
-    """SQLiteStore.transaction's context manager: a plain class, as it runs twice for every message."""
-
-    __slots__ = ("durable", "nested", "relaxed", "store")
-
-    def __init__(self, store: SQLiteStore, durable: bool) -> None:
-        self.store, self.durable = store, durable
-        self.relaxed = False
-        self.nested = False
-
-    def __enter__(self) -> None:
-        store = self.store
-        conn = store.conn
-        try:
-            if conn.in_transaction:
-                self.nested = True
-                conn.execute("SAVEPOINT nested")
-                return
-            self.relaxed = not self.durable and store.synchronous.upper() in ("FULL", "EXTRA")
-            if self.relaxed:
-                conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self._restore()
-                raise
-        except sqlite3.Error as error:
-            raise StorageError(str(error)) from error
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
-        conn = self.store.conn
-        try:
-            if self.nested:
-                if kind is not None:
-                    conn.execute("ROLLBACK TO SAVEPOINT nested")
-                conn.execute("RELEASE SAVEPOINT nested")
-            elif kind is None:
-                conn.commit()
-            else:
-                conn.rollback()
-        except sqlite3.Error as failed:
-            raise StorageError(str(failed)) from failed
-        finally:
-            if not self.nested:
-                self._restore()
-
-    def _restore(self) -> None:
-        if self.relaxed:
-            self.store.conn.execute(f"PRAGMA synchronous={self.store.synchronous}")
 
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log keeps after a checkpoint resets it

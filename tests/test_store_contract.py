@@ -211,7 +211,7 @@ def test_the_schema_is_every_migration_and_holds_only_listed_columns(location):
         versions = [row[0] for row in opened._run("SELECT version FROM schema_migrations ORDER BY version")
                     .fetchall()]
         backend = "sqlite" if location.endswith(".db") else "postgres"
-        assert versions == [version for version, _, _ in migrations(backend)]
+        assert versions == [version for version, _, _ in migrations(type(opened).SCHEMA_WORDS)] == [1, 2]
         for table, columns in IMPERSONAL.items():
             listed = set(columns) | set(PERSONAL.get(table, {}))
             found = {row[0] for row in opened._run(
@@ -222,11 +222,6 @@ def test_the_schema_is_every_migration_and_holds_only_listed_columns(location):
     finally:
         opened.close()
     open_store(location).close()  # opened again: nothing is applied twice
-
-
-def test_every_backend_has_the_same_migrations():
-    sqlite, postgres = migrations("sqlite"), migrations("postgres")
-    assert [(v, name) for v, name, _ in sqlite] == [(v, name) for v, name, _ in postgres]
 
 
 # What several instances on one database need
