@@ -123,6 +123,9 @@ class PostgresStore(SQLStore):
         finally:
             self.pool.putconn(conn)
 
+    def _before_migration(self, version: int) -> None:
+        """Nothing: every PostgreSQL database was made by the migrations."""
+
     def _lock_schema(self) -> None:
         self._run("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -81,8 +82,9 @@ def migrations(words: dict[str, str]) -> list[tuple[int, str, list[str]]]:
     return sorted(found)
 
 
-class SQLStore:
-    """Every query Stagecoach makes, over a backend's `_run`, `_many` and `transaction`."""
+class SQLStore(ABC):
+    """Every query Stagecoach makes, over what a backend gives: `_run` and `_many` for
+    statements, `_begin` and `_end` for transactions."""
 
     # What a backend puts in the migrations' placeholders: an id the database hands out, and
     # the order rows came in (SQLite's rowid comes with every table).
@@ -90,11 +92,13 @@ class SQLStore:
     UPDATE_OR_IGNORE = "UPDATE OR IGNORE"  # an UPDATE that skips rows it would make duplicates of
     SKIP_LOCKED = ""  # what makes a claiming SELECT pass over rows another instance is claiming
 
+    @abstractmethod
     def _run(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise NotImplementedError
+        ...
 
     def transaction(self, durable: bool = True) -> Transaction:
         """One event, one transaction: everything it changed is committed or nothing is; a nested
@@ -105,15 +109,17 @@ class SQLStore:
         first can lose it."""
         return Transaction(self, durable)
 
+    @abstractmethod
     def _in_transaction(self) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _begin(self, durable: bool) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _end(self, commit: bool) -> None:
         """Commits (or rolls back) the transaction in hand."""
-        raise NotImplementedError
 
     def _migrate(self) -> None:
         """Applies, in one transaction, every migration the database has not had yet."""
@@ -132,15 +138,19 @@ class SQLStore:
                 self._run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                           [version, name, now])
 
+    @abstractmethod
     def _lock_schema(self) -> None:
         """Keeps other instances starting at the same time out of the migrations."""
 
+    @abstractmethod
     def _before_migration(self, version: int) -> None:
         """What a backend does to a database before a migration (an old file's own steps)."""
 
+    @abstractmethod
     def lock_conversation(self, platform: str, chat_id: str, user_id: str) -> None:
         """Holds one conversation's other events back until this transaction ends."""
 
+    @abstractmethod
     def lock_team(self, team_id: int) -> None:
         """Holds a team's other members' changes back until this transaction ends."""
 

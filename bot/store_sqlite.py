@@ -96,6 +96,16 @@ class SQLiteStore(SQLStore):
             self._relaxed = False
             self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
+    def _lock_schema(self) -> None:
+        """Nothing more: the migrations' transaction holds the file's one write lock."""
+
+    def lock_conversation(self, platform: str, chat_id: str, user_id: str) -> None:
+        """Nothing more: every transaction holds the file's one write lock, so events are applied
+        one at a time already."""
+
+    def lock_team(self, team_id: int) -> None:
+        """Nothing more, as for a conversation."""
+
     def _before_migration(self, version: int) -> None:
         """A file made before migrations were recorded gets its own older steps first; the
         first migration then adds only the tables and indexes it lacks."""
