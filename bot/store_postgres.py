@@ -52,18 +52,19 @@ class PostgresStore(SQLStore):
     UPDATE_OR_IGNORE = "UPDATE"  # ids were namespaced before PostgreSQL was supported: none can clash
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, pool: psycopg_pool.ConnectionPool | None = None) -> None:
+    def __init__(self, url: str, pool: psycopg_pool.ConnectionPool | None = None, *,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.url = url
         self._owns_pool = pool is None
         if pool is None:
             pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False,
-                                               timeout=CONNECT_TIMEOUT, name="stagecoach")
+                                               timeout=connect_timeout, name="stagecoach")
             try:
-                pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+                pool.open(wait=True, timeout=connect_timeout)
             except psycopg_pool.PoolTimeout as error:
                 pool.close()
                 raise Unusable(f"PostgreSQL at {_without_password(url)} cannot be reached within"
-                               f" {CONNECT_TIMEOUT:.0f} s. Check STAGECOACH_DATABASE_URL and the server.") from error
+                               f" {connect_timeout:g} s. Check STAGECOACH_DATABASE_URL and the server.") from error
         self.pool = pool
         self.conn: psycopg.Connection[Any] | None = None  # the connection of the transaction in hand
         if self._owns_pool:

@@ -16,7 +16,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.events import Event
-from bot.store import IMPERSONAL, PERSONAL, ConversationRow, StorageError, Store, open_store
+from bot.store import IMPERSONAL, PERSONAL, ConversationRow, StorageError, Store, Unusable, open_store
 from bot.store_sql import migrations
 from bot.testing import ChatClient
 from tests.postgres import fresh_schema, require_server
@@ -336,3 +336,13 @@ def test_a_file_from_the_last_release_upgrades_in_place_with_nothing_lost(tmp_pa
     assert len(store.answers(halfway)) == 3
     store.close()
     assert open_store(str(path)) is not None  # opened again: no migration runs twice
+
+
+def test_a_postgresql_server_out_of_reach_stops_start_up_with_one_clear_line():
+    from bot.store_postgres import PostgresStore
+
+    with pytest.raises(Unusable) as raised:
+        PostgresStore("postgresql://stagecoach:secret@127.0.0.1:9/stagecoach", connect_timeout=0.5)
+    message = str(raised.value)
+    assert "127.0.0.1:9/stagecoach" in message and "cannot be reached" in message
+    assert "secret" not in message and "\n" not in message
