@@ -80,6 +80,8 @@ class Conversation:
             self.questions.offer_skipped()
         elif self.state == "confirming_forget":
             self.menu.ask_forget()
+        elif self.state == "joining_team":
+            self.team.ask_code()
 
 
 __all__ = ["Conversation", "Turn"]
