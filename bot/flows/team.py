@@ -3,9 +3,8 @@
 A team belongs to the place where it was started: a group or channel, or in a private chat a
 named team. Members answer the normal assessment in their private chat; the team sees who has
 answered, never what. People join by the team's invite button (a link that carries an opaque,
-expiring invite) or by its code, which holds only in the workspace where the team was started
-(typed with `/team join`, or asked for after it); a person who types wrong codes is slowed down,
-so that codes cannot be guessed.
+expiring invite) or by its code (with `/team join`, or asked for), which holds only in the team's
+workspace; a person who types wrong codes is slowed down, so that codes cannot be guessed.
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from functools import cached_property
 from .. import render
 from ..catalog import Catalog
 from ..events import Option, Reply, ReplyKind
-from ..model import Chat, Part
+from ..model import Chat, Part, hearing, saying
 from ..store import TeamRecord
 from ..teams import MIN_VISIBLE, TeamResult, aggregate
 from .assessment import Questions
@@ -43,11 +42,10 @@ TRANSITIONS = [
     {"trigger": "start", "source": "*", "dest": "assessing", "conditions": "team.invited", "after": "team.join"},
     {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "team.can_join",
      "after": "team.join_by_code"},
-    # Without its code, and with no other conversation on screen, it asks for the code and waits.
+    # Without its code, with nothing else on screen, it asks for the code; the next message is a
+    # way out, another message's button, or the code (it joins, or is refused and the wait goes on).
     {"trigger": "team_join", "source": ["idle", "joining_team"], "dest": "joining_team",
      "conditions": "team.lacks_code", "after": "team.ask_code"},
-    # The next message is the code: it joins, or is refused and the wait goes on; unless it is a
-    # way out, or a press of another message's button. A command does what it does.
     {"trigger": "message", "source": "joining_team", "dest": "idle", "conditions": "team.says_cancel",
      "after": "team.say_join_cancelled"},
     {"trigger": "message", "source": "joining_team", "dest": None, "conditions": "team.pressed",
@@ -208,15 +206,12 @@ class Team(Part):
         cancel = Option("cancel", self.catalog.message("team_join_cancel_label"), "cancel")
         self.replies.append(Reply(self.catalog.message("team_join_ask"), (cancel,), kind=ReplyKind.QUESTION))
 
-    def says_cancel(self) -> bool:
-        return self.chat.says("team_join_cancel_words")
-
     def pressed(self) -> bool:
         """A button, rather than typed text: the code is typed, so it belongs to another message."""
         return self.turn.event.choice is not None
 
-    def say_join_cancelled(self) -> None:
-        self.say("team_join_cancelled")
+    says_cancel = hearing("team_join_cancel_words")
+    say_join_cancelled = saying("team_join_cancelled")
 
     def explain_join_refused(self) -> None:
         """Says why a join was refused; a wrong code counts towards slowing its typist down."""
