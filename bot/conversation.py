@@ -15,6 +15,10 @@ from .model import QUESTIONING, Chat, Turn
 from .registry import Command
 from .store import ConversationRow
 
+# What puts a state's open question back: the question on screen, or what the state waits for.
+REASKS = {**dict.fromkeys(QUESTIONING, "questions.ask"), "reviewing_skipped": "questions.offer_skipped",
+          "confirming_forget": "menu.ask_forget", "joining_team": "team.ask_code"}
+
 
 class Conversation:
     """Built per event from its stored row; each part is one flow's actions on the same chat,
@@ -74,12 +78,8 @@ class Conversation:
 
     def reask(self) -> None:
         """After an aside (help, language, result), put the open question back in front of them."""
-        if self.state in QUESTIONING:
-            self.questions.ask()
-        elif self.state == "reviewing_skipped":
-            self.questions.offer_skipped()
-        elif self.state == "confirming_forget":
-            self.menu.ask_forget()
+        if self.state in REASKS:
+            getter(REASKS[self.state])(self)()
 
 
 __all__ = ["Conversation", "Turn"]

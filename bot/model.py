@@ -99,6 +99,16 @@ class Part:
         return self.turn.catalog
 
 
+def saying(key: str) -> Callable[[Part], None]:
+    """A callback that says one message, for a part to name: `say_kept = saying("forget_kept")`."""
+    return lambda part: part.say(key)
+
+
+def hearing(words: str) -> Callable[[Part], bool]:
+    """A guard: whether the text is one of a message's words, `says_yes = hearing("yes_words")`."""
+    return lambda part: part.chat.says(words)
+
+
 def as_choice(text: str) -> int | None:
     """A typed option number, 0 (don't know) to 6: "2", " 2 ", "2.", "2)" or a full-width "２",
     in any script's digits; else None."""

@@ -190,10 +190,10 @@ def test_the_command_exits_non_zero_and_names_each_defect(tmp_path, content):
     assert completed.stdout.strip().splitlines()[-1].startswith("1 problems:")
 
 
-# `catalog.message("id")`, `self.say("id")`, `self.notice("id")`; and the word lists that typed
-# answers are matched against: `self.says("yes_words")`, `first("more_words")`.
-NAMED_MESSAGE = re.compile(r"""\b(?:message|say|notice)\(\s*["']([a-z_]+)["']""")
-NAMED_WORDS = re.compile(r"""\b(?:says|first)\(\s*["']([a-z_]+_words)["']\s*\)""")
+# `catalog.message("id")`, `self.say("id")`, `saying("id")`, `self.notice("id")`; and the word lists
+# that typed answers are matched against: `self.says("yes_words")`, `hearing(…)`, `first(…)`.
+NAMED_MESSAGE = re.compile(r"""\b(?:message|say|saying|notice)\(\s*["']([a-z_]+)["']""")
+NAMED_WORDS = re.compile(r"""\b(?:says|hearing|first)\(\s*["']([a-z_]+_words)["']\s*\)""")
 
 
 def test_every_message_the_code_names_exists_in_every_language():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import render
 from ..catalog import Question
 from ..coaching import QUICK_CHECK
-from ..model import QUESTIONING, QUICK, Chat, Part, as_choice
+from ..model import QUESTIONING, QUICK, Chat, Part, as_choice, hearing, saying
 from ..scoring import Result, score
 
 STATES = ["assessing", "reviewing_skipped", "revisiting"]
@@ -101,11 +101,8 @@ class Questions(Part):
     def choice_is_valid(self) -> bool:
         return self.chat.choice is not None
 
-    def says_yes(self) -> bool:
-        return self.chat.says("yes_words")
-
-    def says_no(self) -> bool:
-        return self.chat.says("no_words")
+    says_yes = hearing("yes_words")
+    says_no = hearing("no_words")
 
     # Which question
 
@@ -174,9 +171,6 @@ class Questions(Part):
         self.row.cursor = next(iter(self._unanswered()), self.row.cursor)
         self.ask()
 
-    def explain_choices(self) -> None:
-        self.say("invalid_choice")
-
     def explain_stale(self) -> None:
         """A tap on an answered question: a double tap needs only a word; but if our reply to
         the answer never reached them (a crash), they need the question they are at."""
@@ -184,11 +178,9 @@ class Questions(Part):
         if not self.turn.seen_by_person(self.row.last_key):
             self.ask()
 
-    def explain_first(self) -> None:
-        self.say("first_question")
-
-    def explain_not_assessing(self) -> None:
-        self.say("not_assessing")
+    explain_choices = saying("invalid_choice")
+    explain_first = saying("first_question")
+    explain_not_assessing = saying("not_assessing")
 
     # Answers and moving on
 

@@ -7,7 +7,7 @@ from functools import cached_property
 from .. import coaching, render
 from ..catalog import STAGE_COUNT, Tip
 from ..coaching import Profile
-from ..model import Chat, Part, as_choice
+from ..model import Chat, Part, as_choice, hearing, saying
 from ..scoring import Result
 from .assessment import Questions, answering, quick_values
 
@@ -72,17 +72,10 @@ class Coaching(Part):
     def has_tip(self) -> bool:
         return self.tip_meant is not None
 
-    def asks_more(self) -> bool:
-        return self.chat.says("more_words")
-
-    def asks_why(self) -> bool:
-        return self.chat.says("why_words")
-
-    def says_done(self) -> bool:
-        return self.chat.says("done_words")
-
-    def says_not_for_us(self) -> bool:
-        return self.chat.says("not_for_us_words")
+    asks_more = hearing("more_words")
+    asks_why = hearing("why_words")
+    says_done = hearing("done_words")
+    says_not_for_us = hearing("not_for_us_words")
 
     def picks_a_stage(self) -> bool:
         return as_choice(self.chat.arg) in range(1, STAGE_COUNT + 1)
@@ -121,8 +114,7 @@ class Coaching(Part):
         self.store.set_tip_status(*self.who, self._meant().id, "dismissed", self.turn.now)
         self.say("tip_dismissed")
 
-    def explain_no_tip(self) -> None:
-        self.say("no_tip_yet")
+    explain_no_tip = saying("no_tip_yet")
 
     def explain_coaching(self) -> None:
         self.replies.append(render.coaching_hint(self.catalog, self.tip_meant))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import coaching, render
 from ..events import Reply, ReplyKind
-from ..model import Chat, Part
+from ..model import Chat, Part, saying
 from ..registry import CARRIED_ON, help_text
 from ..scoring import Result
 from .coaching import Coaching
@@ -121,5 +121,4 @@ class Menu(Part):
         self.say("forget_done")
         self.team.refresh_messages(teams)
 
-    def say_kept(self) -> None:
-        self.say("forget_kept")
+    say_kept = saying("forget_kept")

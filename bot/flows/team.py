@@ -3,8 +3,8 @@
 A team belongs to the place where it was started: a group or channel, or in a private chat a
 named team. Members answer the normal assessment in their private chat; the team sees who has
 answered, never what. People join by the team's invite button (a link that carries an opaque,
-expiring invite) or by its code, which holds only in the workspace where the team was started;
-a person who types wrong codes is slowed down, so that codes cannot be guessed.
+expiring invite) or by its code (with `/team join`, or asked for), which holds only in the team's
+workspace; a person who types wrong codes is slowed down, so that codes cannot be guessed.
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from functools import cached_property
 
 from .. import render
 from ..catalog import Catalog
-from ..events import Reply
-from ..model import Chat, Part
+from ..events import Option, Reply, ReplyKind
+from ..model import Chat, Part, hearing, saying
 from ..store import TeamRecord
 from ..teams import MIN_VISIBLE, TeamResult, aggregate
 from .assessment import Questions
 
-STATES: list[str] = []  # no waiting step: a join puts the team's questions on screen at once
+STATES = ["joining_team"]  # `/team join` without its code: asked for it, and waiting
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8  # 32**8 codes: at WRONG_CODES a WRONG_CODE_WINDOW, guessing one takes millennia
@@ -42,6 +42,17 @@ TRANSITIONS = [
     {"trigger": "start", "source": "*", "dest": "assessing", "conditions": "team.invited", "after": "team.join"},
     {"trigger": "team_join", "source": "*", "dest": "assessing", "conditions": "team.can_join",
      "after": "team.join_by_code"},
+    # Without its code, with nothing else on screen, it asks for the code; the next message is a
+    # way out, another message's button, or the code (it joins, or is refused and the wait goes on).
+    {"trigger": "team_join", "source": ["idle", "joining_team"], "dest": "joining_team",
+     "conditions": "team.lacks_code", "after": "team.ask_code"},
+    {"trigger": "message", "source": "joining_team", "dest": "idle", "conditions": "team.says_cancel",
+     "after": "team.say_join_cancelled"},
+    {"trigger": "message", "source": "joining_team", "dest": None, "conditions": "team.pressed",
+     "after": "menu.explain_old_button"},
+    {"trigger": "message", "source": "joining_team", "dest": "assessing", "conditions": "team.can_join",
+     "after": "team.join_by_code"},
+    {"trigger": "message", "source": "joining_team", "dest": None, "after": "team.explain_join_refused"},
     # Leaving the team whose assessment is on screen ends that assessment.
     {"trigger": "team_leave", "source": ["assessing", "revisiting", "reviewing_skipped"], "dest": "idle",
      "conditions": "team.answering_for_context_team", "after": "team.leave"},
@@ -149,9 +160,14 @@ class Team(Part):
         """Any other start payload is ignored, and the person gets the welcome."""
         return self.invited_team is not None
 
+    @property
+    def typed_code(self) -> str:
+        """What follows `/team join`, or when the code was asked for, the message itself."""
+        return self.chat.arg or self.chat.text
+
     @cached_property
     def code_team(self) -> TeamRecord | None:
-        code = _as_code(self.chat.arg)
+        code = _as_code(self.typed_code)
         if not code:
             return None
         return self.store.team_by_code(self.row.platform, self.turn.event.workspace or "", code)
@@ -170,17 +186,32 @@ class Team(Part):
             free_at = datetime.fromisoformat(self.wrong_codes[-WRONG_CODES]) + WRONG_CODE_WINDOW
             wait = free_at - datetime.fromisoformat(self.turn.now)
             return "team_join_slow_down", {"count": max(1, math.ceil(wait.total_seconds() / 60))}
-        if not _as_code(self.chat.arg):
+        if not _as_code(self.typed_code):
             return "team_join_how", {}
         team = self.code_team
         if team is None:
-            return "team_unknown_code", {"code": self.chat.arg.strip().upper()[:12]}
+            return "team_unknown_code", {"code": self.typed_code.strip().upper()[:12]}
         if team.status != "open":
             return "team_closed", {"name": team.name}
         return None
 
     def can_join(self) -> bool:
         return self.join_refusal is None
+
+    def lacks_code(self) -> bool:
+        """`/team join` alone, in a private chat, by someone not slowed down: ask for the code."""
+        return self.join_refusal == ("team_join_how", {})
+
+    def ask_code(self) -> None:
+        cancel = Option("cancel", self.catalog.message("team_join_cancel_label"), "cancel")
+        self.replies.append(Reply(self.catalog.message("team_join_ask"), (cancel,), kind=ReplyKind.QUESTION))
+
+    def pressed(self) -> bool:
+        """A button, rather than typed text: the code is typed, so it belongs to another message."""
+        return self.turn.event.choice is not None
+
+    says_cancel = hearing("team_join_cancel_words")
+    say_join_cancelled = saying("team_join_cancelled")
 
     def explain_join_refused(self) -> None:
         """Says why a join was refused; a wrong code counts towards slowing its typist down."""

@@ -48,10 +48,8 @@ class Weekly(Part):
             self.say("weekly_unknown_words", words=" ".join(settings.unknown)[:60])
             return
         current = self.subscription
-        if settings.weekday is not None:
-            weekday = settings.weekday
-        else:
-            weekday = current.weekday if current else weekly.DEFAULT_WEEKDAY
+        weekday = settings.weekday if settings.weekday is not None else (
+            current.weekday if current else weekly.DEFAULT_WEEKDAY)
         at = settings.at or (current.at if current else weekly.DEFAULT_TIME)
         zone = settings.zone or (current.zone if current else weekly.DEFAULT_ZONE)
         lang = settings.lang or (current.lang if current else self.turn.lang)
