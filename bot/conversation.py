@@ -28,25 +28,11 @@ class Conversation:
         self.chat = Chat(row, turn, reask=self.reask)
         self.replies = self.chat.replies
 
-    @cached_property
-    def questions(self) -> Questions:
-        return Questions(self.chat)
-
-    @cached_property
-    def coaching(self) -> Coaching:
-        return Coaching(self.chat, self.questions)
-
-    @cached_property
-    def team(self) -> Team:
-        return Team(self.chat, self.questions)
-
-    @cached_property
-    def weekly(self) -> Weekly:
-        return Weekly(self.chat)
-
-    @cached_property
-    def menu(self) -> Menu:
-        return Menu(self.chat, self.coaching, self.team)
+    questions = cached_property(lambda self: Questions(self.chat))
+    coaching = cached_property(lambda self: Coaching(self.chat, self.questions))
+    team = cached_property(lambda self: Team(self.chat, self.questions))
+    weekly = cached_property(lambda self: Weekly(self.chat))
+    menu = cached_property(lambda self: Menu(self.chat, self.coaching, self.team))
 
     # transitions reads and writes the model's state through this attribute.
     @property

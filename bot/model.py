@@ -28,13 +28,10 @@ class Turn:
     event: Event
     lang: str
     now: str
+    # Whether an earlier event's replies reached the person or are on their way (`settled`), and
+    # whether they have been sent (`delivered`).
     settled: Callable[[str], bool] = lambda key: True
     delivered: Callable[[str], bool] = lambda key: True
-
-    def seen_by_person(self, key: str | None) -> bool:
-        """Whether the replies to an earlier event reached the person (or are on their way);
-        `delivered` says whether they have been sent."""
-        return key is None or self.settled(key)
 
     @property
     def catalog(self) -> Catalog:

@@ -10,7 +10,7 @@ from .charts import Chart
 from .coaching import Move, Profile
 from .events import Option, Reply, ReplyKind
 from .scoring import DONT_KNOW, Result
-from .store import Delivery, Member, Subscription, TeamRecord
+from .store import AssessmentRecord, Delivery, Member, Subscription, TeamRecord
 from .teams import TeamResult
 
 FILLED, EMPTY = "■", "□"
@@ -86,9 +86,9 @@ def _names_made(catalog: Catalog, dimension_ids: tuple[str, ...]) -> str:
     return names
 
 
-def result(catalog: Catalog, result: Result, finished_at: str, previous: Result | None = None,
-           previous_at: str | None = None) -> Reply:
-    """The full explanation of a result: stage, meaning, profile, confidence, rule and next step."""
+def result(catalog: Catalog, result: Result, finished_at: str, earlier: AssessmentRecord | None = None) -> Reply:
+    """The full explanation of a result: stage, meaning, profile, confidence, rule and next step,
+    and what changed since an `earlier` assessment."""
     level = result.confidence
     confidence = catalog.memo(
         ("confidence", level, result.answered, result.total),
@@ -126,8 +126,8 @@ def result(catalog: Catalog, result: Result, finished_at: str, previous: Result 
     profile = coaching.from_result(result)
     if profile is not None:
         parts.append(next_moves(catalog, profile))
-    if previous is not None and previous_at is not None:
-        parts.append(change(catalog, previous, previous_at, result))
+    if earlier is not None:
+        parts.append(change(catalog, Result.from_dict(earlier.result), earlier.finished_at, result))
     parts.append(catalog.message("finished_on", date=finished_at[:10]))
     title = catalog.memo(("chart_profile_title", stage.id),
                          lambda: catalog.message("chart_profile_title", stage=stage.id, name=stage.name))

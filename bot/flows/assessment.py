@@ -9,7 +9,7 @@ from .. import render
 from ..catalog import Question
 from ..coaching import QUICK_CHECK
 from ..model import QUESTIONING, QUICK, Chat, Part, as_choice, hearing, saying
-from ..scoring import Result, score
+from ..scoring import score
 
 STATES = ["assessing", "reviewing_skipped", "revisiting"]
 
@@ -175,7 +175,7 @@ class Questions(Part):
         """A tap on an answered question: a double tap needs only a word; but if our reply to
         the answer never reached them (a crash), they need the question they are at."""
         self.notice("stale_choice", number=self.row.cursor + 1)
-        if not self.turn.seen_by_person(self.row.last_key):
+        if self.row.last_key is not None and not self.turn.settled(self.row.last_key):
             self.ask()
 
     explain_choices = saying("invalid_choice")
@@ -246,11 +246,7 @@ class Questions(Part):
         self.row.assessment_id, self.row.cursor = None, 0
         self.row.coach_stage, self.row.coach_focus = None, ""
         self.finished = assessment_id
-        before = previous[0] if previous else None
-        self.replies.append(render.result(
-            self.catalog, outcome, self.turn.now,
-            Result.from_dict(before.result) if before else None, before.finished_at if before else None,
-        ))
+        self.replies.append(render.result(self.catalog, outcome, self.turn.now, previous[0] if previous else None))
 
 
 def quick_values(quick: str) -> list[int]:

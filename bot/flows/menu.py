@@ -83,10 +83,7 @@ class Menu(Part):
             self.say("no_result")
             return
         latest, previous = records[0], (records[1] if len(records) > 1 else None)
-        self.replies.append(render.result(
-            self.catalog, Result.from_dict(latest.result), latest.finished_at,
-            Result.from_dict(previous.result) if previous else None, previous.finished_at if previous else None,
-        ))
+        self.replies.append(render.result(self.catalog, Result.from_dict(latest.result), latest.finished_at, previous))
         if previous is not None:
             history = [(r.finished_at, Result.from_dict(r.result).stage) for r in reversed(records)]
             self.replies.append(render.progress(self.catalog, history))

@@ -124,10 +124,8 @@ class Team(Part):
             self.replies.append(self._progress(existing, here=True))
             return
         code = self._new_code()
-        team_id = self.store.create_team(
-            self.row.platform, self.turn.event.workspace or "", place, name, code, self.row.user_id,
-            self.turn.lang, self.turn.now,
-        )
+        team_id = self.store.create_team(self.row.platform, self.turn.event.workspace or "", place, name, code,
+                                         self.row.user_id, self.turn.lang, self.turn.now)
         team = self.store.team(team_id)
         assert team is not None
         self.row.team_id, self.started = team_id, team
