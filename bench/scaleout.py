@@ -58,7 +58,7 @@ def table(outcomes: list[scaleout.Outcome]) -> str:
 
 def processor_table(outcomes: list[scaleout.Outcome]) -> str:
     lines = [("| database | processes | Stagecoach ms/message | of which chart renderers | PostgreSQL ms/message"
-              " | robots and fake Slack ms/message | processor busy (cores) |"),
+              " | robots and fake Slack ms/message | cores busy: these / whole machine |"),
              "|---|---|---|---|---|---|---|"]
     cores = os.cpu_count() or 1
     for o in outcomes:
@@ -66,7 +66,7 @@ def processor_table(outcomes: list[scaleout.Outcome]) -> str:
         busy = o.bot_seconds + o.renderer_seconds + (o.database_seconds or 0.0) + o.harness_seconds
         lines.append(f"| {o.backend} | {o.instances} | {ms(o.bot_seconds + o.renderer_seconds, n)}"
                      f" | {ms(o.renderer_seconds, n)} | {ms(o.database_seconds, n)} | {ms(o.harness_seconds, n)}"
-                     f" | {busy / o.tally.seconds:.2f} of {cores} |")
+                     f" | {busy / o.measured_seconds:.2f} / {o.machine_seconds / o.measured_seconds:.2f} of {cores} |")
     return "\n".join(lines)
 
 

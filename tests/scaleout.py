@@ -53,6 +53,13 @@ def cpu_seconds(pid: int, children: bool = True) -> float:
     return ticks / TICKS
 
 
+def machine_seconds() -> float:
+    """Processor time spent on this machine by every process, its own and others', all cores."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -196,6 +203,8 @@ class Outcome:
     renderer_seconds: float = 0.0
     database_seconds: float | None = None  # PostgreSQL's server processes; None for SQLite
     harness_seconds: float = 0.0
+    machine_seconds: float = 0.0  # every process on the machine, this run's and any other's
+    measured_seconds: float = 0.0  # the span the processor times above were read over
     startup_seconds: float = 0.0  # a bot process's own start, measured at first start (mean)
 
     @property
@@ -278,6 +287,7 @@ async def run(database: str, instances: int, people: int, folder: Path, seed: in
         outcome.startup_seconds = sum(bot for bot, _ in startup) / instances
         database_before = tree_seconds(server) if server else None
         harness_before = cpu_seconds(os.getpid(), children=False)
+        machine_before = machine_seconds()
         started = time.monotonic()
         everyone = asyncio.gather(*(take_assessment(platform, u, choices[u], patience, outcome) for u in users))
         if kill:
@@ -307,6 +317,8 @@ async def run(database: str, instances: int, people: int, folder: Path, seed: in
         if server:
             outcome.database_seconds = tree_seconds(server) - (database_before or 0.0)
         outcome.harness_seconds = cpu_seconds(os.getpid(), children=False) - harness_before
+        outcome.machine_seconds = machine_seconds() - machine_before
+        outcome.measured_seconds = time.monotonic() - started
         stops = await asyncio.gather(*(instance.terminate() for instance in fleet))
         outcome.tally.stop_seconds = max(stops)
     finally:
