@@ -411,24 +411,30 @@ async def run(transport: str, people: int, kills: int, folder: Path, seed: int =
 
 def examine(tally: Tally, db: Path, confirmed: set[str], choices: dict[str, list[int]]) -> None:
     """Every confirmed key applied once; one finished assessment per person, as pressed; no inbox."""
-    questions = [q.id for q in default_catalogs()["en"].questions]
     with sqlite3.connect(db) as check:
-        applied = {key for (key,) in check.execute("SELECT key FROM events")}
-        tally.confirmed = len(confirmed)
-        tally.applied = len(confirmed & applied)
-        tally.lost = sorted(confirmed - applied)
-        tally.inbox_left = check.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]
-        for user, picked in choices.items():
-            # Slack keeps a person's id with the workspace in front.
-            started = check.execute("SELECT id, finished_at FROM assessments WHERE user_id IN (?, ?)",
-                                    [user, f"{TEAM}:{user}"]).fetchall()
-            if len(started) > 1:
-                tally.doubled.append(user)
-            finished = [row for row, at in started if at is not None]
-            if len(finished) != 1:
-                tally.wrong.append(user)
-                continue
-            answers = dict(check.execute("SELECT question_id, value FROM answers WHERE assessment_id = ?",
-                                         [finished[0]]).fetchall())
-            if answers != dict(zip(questions, picked, strict=True)):
-                tally.wrong.append(user)
+        examine_rows(tally, lambda sql, parameters=(): check.execute(sql, parameters).fetchall(), confirmed, choices)
+
+
+Query = Callable[..., list[tuple[Any, ...]]]  # (sql with ? placeholders, parameters) -> rows
+
+
+def examine_rows(tally: Tally, query: Query, confirmed: set[str], choices: dict[str, list[int]]) -> None:
+    """examine() over any database the store runs on, read through `query`."""
+    questions = [q.id for q in default_catalogs()["en"].questions]
+    applied = {key for (key,) in query("SELECT key FROM events")}
+    tally.confirmed = len(confirmed)
+    tally.applied = len(confirmed & applied)
+    tally.lost = sorted(confirmed - applied)
+    tally.inbox_left = query("SELECT COUNT(*) FROM inbox")[0][0]
+    for user, picked in choices.items():
+        # Slack keeps a person's id with the workspace in front.
+        started = query("SELECT id, finished_at FROM assessments WHERE user_id IN (?, ?)", [user, f"{TEAM}:{user}"])
+        if len(started) > 1:
+            tally.doubled.append(user)
+        finished = [row for row, at in started if at is not None]
+        if len(finished) != 1:
+            tally.wrong.append(user)
+            continue
+        answers = dict(query("SELECT question_id, value FROM answers WHERE assessment_id = ?", [finished[0]]))
+        if answers != dict(zip(questions, picked, strict=True)):
+            tally.wrong.append(user)

@@ -40,6 +40,7 @@ class Posted:
     user: str | None = None
     team: str | None = None  # the workspace whose token posted it
     response_type: str | None = None  # for method "response_url": "ephemeral" or "in_channel"
+    via: str | None = None  # which of several bot processes posted it (see FakeSlack.api_url_via)
 
     @property
     def only_for(self) -> str | None:
@@ -85,6 +86,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_route("*", "/via/{via}/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{team}/{channel}/{user}", self._respond)
         app.router.add_get("/socket", self._socket)
@@ -104,6 +106,10 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    def api_url_via(self, via: str) -> str:
+        """The Web API for one of several bot processes: what it posts records its name."""
+        return f"{self.url}/via/{via}/api/"
 
     def response_url(self, channel: str, user: str, team: str = TEAM) -> str:
         """The response_url Slack gives a command or button of this person in this channel."""
@@ -195,7 +201,7 @@ class FakeSlack:
             team = self._client_authorized(authorization)
         if team is None and authorization != f"Bearer {self.app_token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        params = {**params, "_team": team}
+        params = {**params, "_team": team, "_via": request.match_info.get("via")}
         if self.fail_next[method]:
             retry_after = self.fail_next[method].pop(0)
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
@@ -234,7 +240,7 @@ class FakeSlack:
         if not params.get("channel") or not (params.get("text") or params.get("blocks")):
             return {"ok": False, "error": "no_text"}
         posted = Posted("chat.postMessage", params["channel"], self._new_ts(), params.get("text", ""),
-                        _json(params.get("blocks")) or [], team=params["_team"])
+                        _json(params.get("blocks")) or [], team=params["_team"], via=params["_via"])
         self.posted.append(posted)
         self.arrivals.notify(posted.channel)
         return {"ok": True, "channel": posted.channel, "ts": posted.ts,
@@ -301,7 +307,7 @@ class FakeSlack:
         files = _json(params["files"])
         for f in files:
             self.uploads.append({"id": f["id"], "title": f.get("title"), "channel": params.get("channel_id"),
-                                 "data": self._pending_files.pop(f["id"], b"")})
+                                 "data": self._pending_files.pop(f["id"], b""), "via": params["_via"]})
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
 
     async def _apps_connections_open(self, params: dict) -> dict:
