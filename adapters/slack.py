@@ -224,7 +224,7 @@ class SlackAdapter:
         acknowledged but not handled when the last process stopped, in the order they came."""
         for key, chat, chat_type, replies in await self.engine.undelivered(PLATFORM):
             try:
-                await self.deliver(Event(PLATFORM, chat, "", key=key, chat_type=chat_type), replies, handed=True)
+                await self.deliver(Event(PLATFORM, chat, "", key=key, chat_type=chat_type), replies)
             except (SlackApiError, NotInstalled) as error:
                 log.warning("replies of %s could not be sent after the restart: %s", key, error)
                 await self.engine.delivered(key)
@@ -289,8 +289,7 @@ class SlackAdapter:
         for notice in notices:
             await self.client.chat_postEphemeral(channel=container.get("channel_id") or channel, user=user,
                                                  text=shown(notice.text))
-        await self.deliver(event, [r for r in replies if r.kind != ReplyKind.NOTICE], body.get("response_url"),
-                           handed=bool(replies))
+        await self.deliver(event, [r for r in replies if r.kind != ReplyKind.NOTICE], body.get("response_url"))
 
     async def on_home_opened(self, body: dict, key: str) -> None:
         event = body.get("event") or {}
@@ -352,13 +351,9 @@ class SlackAdapter:
 
     # Replies out
 
-    async def deliver(self, event: Event, replies: list[Reply], response_url: str | None = None,
-                      handed: bool | None = None) -> None:
+    async def deliver(self, event: Event, replies: list[Reply], response_url: str | None = None) -> None:
         """Sends an event's replies; `response_url` is the request's own way back to its person
-        (a slash command's, a button's), for what only they should see. They are marked delivered
-        only when the engine handed some out (`handed`, else `replies`): a redelivered event whose
-        replies another process is sending gets none here, and a mark would keep that process's
-        restart from sending them if it was killed first."""
+        (a slash command's, a button's), for what only they should see."""
         charts: list[Drawing] = []
         try:
             for reply in replies:
@@ -371,7 +366,7 @@ class SlackAdapter:
         if event.user_id and any(r.kind in HOME_KINDS for r in replies):
             channel = event.chat_id if event.private else await self.direct_channel(event.user_id)
             await self.refresh_home(event.user_id, channel, event.workspace)
-        if event.key is not None and (bool(replies) if handed is None else handed):
+        if event.key is not None:
             await self.engine.delivered(event.key)
 
     async def send(self, event: Event, reply: Reply, charts: list[Drawing], response_url: str | None = None) -> None:
