@@ -137,14 +137,14 @@ class Engine:
         """A redelivered event changes nothing. Its replies go out once: by the process that
         handed them out, unless that was an earlier run of this instance or another instance
         that has not sent them for TAKEOVER; then this one takes them over."""
-        if seen.delivered or self._being_sent(seen.owner, seen.claimed_at):
+        if seen.delivered or self._still_theirs(seen.owner, seen.claimed_at):
             return []
         if not self.store.claim_event(key, self.owner, seen.owner, self.clock()):
             return []
         return [Reply.from_dict(r) for r in seen.replies]
 
-    def _being_sent(self, owner: str | None, claimed_at: str | None) -> bool:
-        """Whether the replies an owner took are still theirs to send."""
+    def _still_theirs(self, owner: str | None, claimed_at: str | None) -> bool:
+        """Whether what an owner took (replies to send, an update to handle) is still theirs."""
         if owner == self.owner:
             return True
         if owner is None or claimed_at is None or owner.rpartition("/")[0] == self.instance:
@@ -171,10 +171,14 @@ class Engine:
         to the same file, when given): after it returns, an adapter may confirm them."""
         store = store or self.store
         with store.transaction():
-            store.receive(platform, items, self.clock())
+            store.receive(platform, items, self.clock(), self.owner)
 
     def inbox(self, platform: str) -> list[tuple[str, str]]:
-        return self.store.inbox(platform)
+        """(key, payload) of the updates a start takes up, in the order they came: those an
+        earlier run of this instance received and did not handle, and those another instance
+        left for TAKEOVER. What a live instance received is left to it."""
+        return [(key, payload) for key, payload, by, at in self.store.inbox(platform)
+                if not self._still_theirs(by, at)]
 
     def settle(self, key: str, readable: bool = True) -> None:
         """An update that needs no handling (or gets none) leaves the inbox; an unreadable one is
@@ -198,7 +202,7 @@ class Engine:
         taken = []
         with self.store.transaction():
             for event in self.store.undelivered(platform, self._ago(within)):
-                if not self._being_sent(event.owner, event.claimed_at) and \
+                if not self._still_theirs(event.owner, event.claimed_at) and \
                         self.store.claim_event(event.key, self.owner, event.owner, self.clock()):
                     taken.append((event.key, event.chat_id, event.chat_type,
                                   [Reply.from_dict(r) for r in event.replies]))
@@ -207,7 +211,7 @@ class Engine:
     def _settled(self, key: str) -> bool:
         """Whether an event's replies were sent, or are on their way from a live process."""
         seen = self.store.stored_event(key)
-        return seen is not None and (seen.delivered or self._being_sent(seen.owner, seen.claimed_at))
+        return seen is not None and (seen.delivered or self._still_theirs(seen.owner, seen.claimed_at))
 
     def delivered(self, key: str) -> None:
         """An adapter sent an event's replies: a redelivery of that event then gets none.
@@ -216,7 +220,7 @@ class Engine:
         (see Store.transaction). It survives the process dying; only the machine failing before
         the next durable commit can lose it, and then a restart sends these replies once more.
         Old keys are pruned here, after the replies went out, in small batches."""
-        self.store.commit_delivered(key, self.clock())
+        self.store.commit_delivered(key, self.clock(), self.owner)
         if self._unpruned >= PRUNE_EVERY:
             with self.store.transaction(durable=False):
                 self._prune()

@@ -55,7 +55,7 @@ _SAVE_CONVERSATION = _upsert("conversations", (*_SAVED_FIELDS, "updated_at"), ("
 # Replies are stored for every message: one encoder made once (json.dumps with arguments makes
 # a new one per call), compact, and with text as it is (a name is found in it as written).
 _REPLIES_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
-_MARK_DELIVERED = "UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ?"
+_MARK_DELIVERED = "UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ? AND (owner IS NULL OR owner = ?)"
 
 
 class Rows(Protocol):
@@ -154,10 +154,10 @@ class SQLStore(ABC):
     def lock_team(self, team_id: int) -> None:
         """Holds a team's other members' changes back until this transaction ends."""
 
-    def commit_delivered(self, key: str, at: str) -> None:
+    def commit_delivered(self, key: str, at: str, owner: str) -> None:
         """mark_delivered in a commit of its own that does not wait for the disk."""
         with self.transaction(durable=False):
-            self.mark_delivered(key, at)
+            self.mark_delivered(key, at, owner)
 
     def savepoint(self) -> Transaction:
         """A part of the current transaction that may fail alone: on an error only it is undone."""
@@ -190,9 +190,11 @@ class SQLStore(ABC):
     def was_delivered(self, key: str) -> bool:
         return self._value(str, "events", "delivered_at", key=key) is not None
 
-    def mark_delivered(self, key: str, at: str) -> None:
-        """Delivered replies are never sent again, so their text (which may name people) goes."""
-        self._run(_MARK_DELIVERED, [at, key])
+    def mark_delivered(self, key: str, at: str, owner: str) -> None:
+        """Delivered replies are never sent again, so their text (which may name people) goes.
+        Only their owner marks them: another process that got the update again sent nothing,
+        and its mark would keep the owner's restart from sending them if it died first."""
+        self._run(_MARK_DELIVERED, [at, key, owner])
 
     def _value(self, kind: type[T], table: str, column: str, **key: Any) -> T | None:
         """One column (of type `kind`) of the row a key names; None when there is no such row."""
@@ -233,19 +235,21 @@ class SQLStore(ABC):
 
     # The inbox: updates stored before the platform is told they arrived
 
-    def receive(self, platform: str, items: list[tuple[str, str | None, str]], at: str) -> None:
-        """Stores (key, user id, payload) items; one already stored or handled is left alone."""
+    def receive(self, platform: str, items: list[tuple[str, str | None, str]], at: str, by: str) -> None:
+        """Stores (key, user id, payload) items that `by` received; one already stored or handled
+        is left alone."""
         self._many(
-            "INSERT INTO inbox (key, platform, user_id, payload, received_at) SELECT ?, ?, ?, ?, ?"
+            "INSERT INTO inbox (key, platform, user_id, payload, received_at, received_by) SELECT ?, ?, ?, ?, ?, ?"
             " WHERE NOT EXISTS (SELECT 1 FROM events WHERE key = ?) ON CONFLICT DO NOTHING",
-            [(key, platform, user, payload, at, key) for key, user, payload in items],
+            [(key, platform, user, payload, at, by, key) for key, user, payload in items],
         )
 
-    def inbox(self, platform: str) -> list[tuple[str, str]]:
-        """(key, payload) of the updates received and not yet handled, in the order they came."""
-        rows = self._run(
-            "SELECT key, payload FROM inbox WHERE platform = ? AND status = 'new' ORDER BY rowid", [platform])
-        return [(key, payload) for key, payload in rows.fetchall()]
+    def inbox(self, platform: str) -> list[tuple[str, str, str | None, str]]:
+        """(key, payload, received by, received at) of the updates received and not yet handled,
+        in the order they came."""
+        rows = self._run("SELECT key, payload, received_by, received_at FROM inbox"
+                         " WHERE platform = ? AND status = 'new' ORDER BY rowid", [platform])
+        return [(key, payload, by, at) for key, payload, by, at in rows.fetchall()]
 
     def in_inbox(self, key: str) -> bool:
         return self._run("SELECT 1 FROM inbox WHERE key = ?", [key]).fetchone() is not None

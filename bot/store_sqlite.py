@@ -124,7 +124,7 @@ class SQLiteStore(SQLStore):
             events.add_column("chat_id", str)
             events.add_column("chat_type", str)
 
-    def commit_delivered(self, key: str, at: str) -> None:
+    def commit_delivered(self, key: str, at: str, owner: str) -> None:
         """mark_delivered in a commit of its own that does not wait for the disk (see transaction).
 
         It runs once per update, so it is one statement on a second connection of this thread
@@ -136,11 +136,11 @@ class SQLiteStore(SQLStore):
                 self._marks = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
                 self._marks.execute("PRAGMA synchronous=NORMAL")
             if self._marks is not None and not self.conn.in_transaction:
-                self._marks.execute(_MARK_DELIVERED, [at, key])  # autocommit: one statement, its own transaction
+                self._marks.execute(_MARK_DELIVERED, [at, key, owner])  # autocommit: one statement, its own transaction
                 return
         except sqlite3.Error as error:
             raise StorageError(str(error)) from error
-        super().commit_delivered(key, at)
+        super().commit_delivered(key, at, owner)
 
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log keeps after a checkpoint resets it

@@ -19,6 +19,7 @@ from bot.events import Event
 from bot.store import IMPERSONAL, PERSONAL, ConversationRow, StorageError, Store, Unusable, open_store
 from bot.store_sql import migrations
 from bot.testing import ChatClient
+from tests.conftest import Clock
 from tests.postgres import fresh_schema, require_server
 from tests.waiting import until
 
@@ -91,7 +92,9 @@ def test_an_event_is_kept_once_its_replies_are_claimed_once_and_forgotten_when_d
         assert not store.claim_event("k1", "c/3", "a/1", LATER)  # b took them first
     assert [(e.key, e.owner, e.claimed_at) for e in store.undelivered("tg", NOW)] == \
         [("k1", "b/2", LATER), ("k2", "a/1", NOW)]
-    store.commit_delivered("k1", LATER)
+    store.commit_delivered("k1", LATER, "a/1")  # no longer a's: b took them over, and sends them
+    assert not store.was_delivered("k1")
+    store.commit_delivered("k1", LATER, "b/2")
     assert store.was_delivered("k1") and store.replies_for_event("k1") == []  # the text that named ann goes
     assert [e.key for e in store.undelivered("tg", NOW)] == ["k2"]
     with store.transaction():
@@ -104,14 +107,14 @@ def test_the_inbox_keeps_updates_once_in_the_order_they_came(store):
     with store.transaction():
         store.remember_event("done", "tg", "ann", "c1", "private", [], NOW)
     with store.transaction():
-        store.receive("tg", [("u3", "ann", "{3}"), ("u1", "bob", "{1}"), ("done", "ann", "{0}")], NOW)
+        store.receive("tg", [("u3", "ann", "{3}"), ("u1", "bob", "{1}"), ("done", "ann", "{0}")], NOW, "a/1")
     with store.transaction():
-        store.receive("tg", [("u3", "ann", "{3 again}"), ("u2", None, "{2}")], NOW)
-    assert store.inbox("tg") == [("u3", "{3}"), ("u1", "{1}"), ("u2", "{2}")]
+        store.receive("tg", [("u3", "ann", "{3 again}"), ("u2", None, "{2}")], LATER, "b/2")
+    assert store.inbox("tg") == [("u3", "{3}", "a/1", NOW), ("u1", "{1}", "a/1", NOW), ("u2", "{2}", "b/2", LATER)]
     with store.transaction():
         store.inbox_done("u3")
         store.set_aside("u1")
-    assert store.inbox("tg") == [("u2", "{2}")] and store.in_inbox("u1") and not store.in_inbox("u3")
+    assert [key for key, *_ in store.inbox("tg")] == ["u2"] and store.in_inbox("u1") and not store.in_inbox("u3")
 
 
 def test_teams_members_invites_and_closing(store):
@@ -301,6 +304,19 @@ def test_postgres_a_second_scheduler_passes_over_the_claims_the_first_holds(post
     second.close()
 
 
+def test_a_start_takes_up_its_own_earlier_runs_updates_and_those_another_instance_left(location):
+    clock = Clock("2026-03-02T09:00:00+00:00")
+    engines = [Engine(open_store(location), clock=clock, instance=name) for name in ("a", "b")]
+    engines[0].receive("tg", [("from-a", "ann", "{}")])
+    engines[1].receive("tg", [("from-b", "bob", "{}")])
+    restarted = Engine(open_store(location), clock=clock, instance="a")  # a's next run
+    assert restarted.inbox("tg") == [("from-a", "{}")]  # b is alive: its update is b's to handle
+    clock.value = "2026-03-02T09:05:00+00:00"  # b has left it for longer than TAKEOVER
+    assert restarted.inbox("tg") == [("from-a", "{}"), ("from-b", "{}")]
+    for engine in (*engines, restarted):
+        engine.store.close()
+
+
 # Upgrading a database made by the release before migrations were versioned
 
 
@@ -326,7 +342,7 @@ def test_a_file_from_the_last_release_upgrades_in_place_with_nothing_lost(tmp_pa
     subscription = store.subscription_at("test", "-100")
     assert store.delivery(subscription.id, "2026-W47").status == "sent"
     assert store.installation("slack", "", "T1") == '{"bot_token": "xoxb"}'
-    assert store.inbox("test") == [("in-1", '{"text": "/help"}')]
+    assert engine.inbox("test") == [("in-1", '{"text": "/help"}')]  # received before instances had names
     # The replies that were never sent go out at the start after the upgrade, once.
     assert [key for key, *_ in engine.undelivered("test", timedelta(days=1))] == ["t-1", "undelivered-1"]
     assert engine.undelivered("test", timedelta(days=1)) == []
