@@ -172,7 +172,6 @@ class Store:
             self.db.enable_wal()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self._marks: sqlite3.Connection | None = None  # see commit_delivered
         self._create_schema()
         database.tune(conn)
 
@@ -184,8 +183,6 @@ class Store:
         return Store(self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout)
 
     def close(self) -> None:
-        if self._marks is not None:
-            self._marks.close()
         database.checkpoint(self.conn)
         self.db.close()
 
@@ -408,18 +405,10 @@ class Store:
     def commit_delivered(self, key: str, at: str) -> None:
         """mark_delivered in a commit of its own that does not wait for the disk (see transaction).
 
-        It runs once per update, so it is one statement on a second connection of this thread
-        kept at synchronous=NORMAL, rather than a transaction that switches the pragma there and
-        back. A database in memory, or one not synchronous=FULL, takes the transaction."""
-        if self._marks is None and not self.conn.in_transaction and self.path != ":memory:" \
-                and self.synchronous.upper() in ("FULL", "EXTRA"):
-            self._marks = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            self._marks.execute("PRAGMA synchronous=NORMAL")
-        if self._marks is None or self.conn.in_transaction:
-            with self.transaction(durable=False):
-                self.mark_delivered(key, at)
-            return
-        self._marks.execute(_MARK_DELIVERED, [at, key])  # autocommit: one statement, its own transaction
+        On this connection, not another: a write by another connection empties this one's page
+        cache at its next transaction, and every page of the next update is read again."""
+        with self.transaction(durable=False):
+            self.mark_delivered(key, at)
 
     def _first(self, kind: type[T], sql: str, parameters: list[Any]) -> T | None:
         """The first column (of type `kind`) of the first row a query finds; None when it finds none."""

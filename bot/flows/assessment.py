@@ -15,11 +15,15 @@ STATES = ["assessing", "reviewing_skipped", "revisiting"]
 
 
 def answering(state: str, done: str, finish: list[str], review: str | None = None) -> list[dict]:
-    """How a state with a question on screen takes a message: a stale button, then anything that
-    is not an option, then an answer to the last question (which finishes, or first offers the
-    skipped questions again when `review` names the state for that), then any answer; and how it
-    takes a skip of the last question."""
+    """How a state with a question on screen takes a message: first the usual one, an answer to
+    a question that is not the last (the machine looks no further for most messages); then a
+    stale button, anything that is not an option, an answer to the last question (which
+    finishes, or first offers the skipped questions again when `review` names the state for
+    that); and how it takes a skip of the last question."""
     rules: list[dict] = [
+        {"trigger": "message", "source": state, "dest": None,
+         "conditions": "questions.choice_is_valid", "unless": "questions.on_last_question",
+         "before": "questions.record_choice", "after": ["questions.advance", "questions.ask"]},
         {"trigger": "message", "source": state, "dest": None,
          "conditions": "chat.stale", "after": "questions.explain_stale"},
         {"trigger": "message", "source": state, "dest": None,
@@ -29,12 +33,8 @@ def answering(state: str, done: str, finish: list[str], review: str | None = Non
         rules.append({"trigger": "message", "source": state, "dest": review,
                       "conditions": ["questions.on_last_question", "questions.others_unanswered"],
                       "before": "questions.record_choice", "after": "questions.offer_skipped"})
-    rules += [
-        {"trigger": "message", "source": state, "dest": done,
-         "conditions": "questions.on_last_question", "before": "questions.record_choice", "after": finish},
-        {"trigger": "message", "source": state, "dest": None,
-         "before": "questions.record_choice", "after": ["questions.advance", "questions.ask"]},
-    ]
+    rules.append({"trigger": "message", "source": state, "dest": done,
+                  "conditions": "questions.on_last_question", "before": "questions.record_choice", "after": finish})
     if review:
         rules.append({"trigger": "skip", "source": state, "dest": review,
                       "conditions": ["questions.on_last_question", "questions.any_unanswered"],
