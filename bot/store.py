@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import orjson
 import sqlite_utils
 
 from . import database
@@ -32,9 +33,8 @@ _SAVE_CONVERSATION = (  # built once: it runs for every message
     + ", ".join(f"{f} = excluded.{f}" for f in (*_CONVERSATION_FIELDS, "updated_at"))
 )
 
-# Replies are stored for every message: one encoder made once (json.dumps with arguments makes
-# a new one per call), compact, and with text as it is (a name is found in it as written).
-_REPLIES_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
+# Replies are stored for every message, encoded by orjson: compact, with text as it is (a name is
+# found in it as written), the same text json.dumps(ensure_ascii=False) gives, in a tenth of the time.
 _MARK_DELIVERED = "UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ?"
 
 # Every column that can tell who someone is, and what `/forget` (Store.forget_user) does to it.
@@ -433,7 +433,7 @@ class Store:
         self.conn.execute(
             "INSERT INTO events (key, platform, user_id, chat_id, chat_type, replies, handled_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [key, platform, user_id, chat_id, chat_type, _REPLIES_JSON.encode(replies), at],
+            [key, platform, user_id, chat_id, chat_type, orjson.dumps(replies).decode(), at],
         )
 
     def undelivered(self, platform: str, since: str) -> list[tuple[str, str, str, list[dict]]]:
