@@ -11,9 +11,11 @@ synchronous=FULL): per message `handle()` and then `delivered()`, as an adapter 
 The floor, in the same run on a file with as many people's answers and keys: per message it
 decodes the event, stores the answer and the event's key with its reply in one durable commit,
 builds the reply, and marks the key delivered in a commit that does not wait for the disk: the
-same commits as the engine's. Prints processor time (time.process_time, and its part in user
-space) and wall time per message for both and their ratios, latency percentiles, the processor
-time of each step of the assessment (the last gives the result), memory, and the database size.
+same commits as the engine's. Between the steps, when the engine would be idle, old keys are
+pruned as AsyncEngine prunes them, timed on their own. Prints processor time (time.process_time,
+and its part in user space) and wall time per message for both and their ratios, latency
+percentiles, the processor time of each step of the assessment (the last gives the result), the
+growth with the population, what pruning cost, memory, and the database size.
 
     .venv/bin/python bench/engine.py [--users 200 2000 20000] [--sample 200]
 """
