@@ -9,9 +9,13 @@ The two bots take turns, each run on a fresh fake and a fresh database. Per bot 
 assessments a second, next-question latency (press pushed → next question received at the
 fake), processor time per assessment (the bot's and its child processes'), and peak memory.
 
-    .venv/bin/python bench/peer_ptb.py [--users 40,200,1000] [--runs 3]
+    .venv/bin/python bench/peer_ptb.py [--users 40,200,1000] [--runs 3] [--answers 22]
 
 By default 3 runs each at 40 and 200 people and 1 at 1,000 (`--runs` sets the runs at every N).
+At 40 and 200 everyone takes the whole assessment. At 1,000 the run is a shorter window: each
+person gives the first 2 answers (`--answers` sets how many at every N), so the figures are per
+update, shown per 23 updates (an assessment's worth), without the result and its chart; the
+whole assessment at 1,000 takes a quarter of an hour for the two bots.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ from bot.catalog import STAGE_COUNT, Catalog, Question, default_catalogs  # noqa
 
 DEADLINE = 300.0  # for one person's next message: only a broken bot takes this long
 STOP_SECONDS = 20.0
+WINDOW_ANSWERS = 2  # at 1,000 people and more by default: each gives the first answers only
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -229,11 +234,12 @@ def robots(argv: list[str]) -> None:
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--photo", action="store_true", help="a person is done when the chart has arrived too")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--answers", type=int, help="answers per person; fewer than the questions: a window")
     arguments = parser.parse_args(argv)
-    asyncio.run(_robots(arguments.users, arguments.photo, arguments.seed))
+    asyncio.run(_robots(arguments.users, arguments.photo, arguments.seed, arguments.answers))
 
 
-async def _robots(users: int, photo: bool, seed: int) -> None:
+async def _robots(users: int, photo: bool, seed: int, answers: int | None) -> None:
     from tests.fakes.telegram import FakeTelegram
 
     class TimedFake(FakeTelegram):
@@ -263,7 +269,7 @@ async def _robots(users: int, photo: bool, seed: int) -> None:
     connections, requests = len(fake.connections), len(fake.calls)
     started = time.perf_counter()
     ends = await asyncio.gather(*(person(fake, 1000 + user, questions, photo, random.Random(seed * 100_003 + user),
-                                         latencies) for user in range(users)))
+                                         latencies, answers) for user in range(users)))
     say("result " + json.dumps({"seconds": max(ends) - started, "latencies": latencies,
                                 "connections": len(fake.connections) - connections,
                                 "requests": len(fake.calls) - requests}))
@@ -271,9 +277,11 @@ async def _robots(users: int, photo: bool, seed: int) -> None:
     await fake.stop()
 
 
-async def person(fake, user: int, questions: int, photo: bool, rng: random.Random, latencies: list[float]) -> float:
+async def person(fake, user: int, questions: int, photo: bool, rng: random.Random, latencies: list[float],
+                 answers: int | None = None) -> float:
     """Takes the assessment: waits for each question, presses one of its six answers; returns when
-    the result (and, with `photo`, the chart) arrived."""
+    the result (and, with `photo`, the chart) arrived. With fewer `answers` than questions, it
+    stops when the question after its last answer arrived."""
 
     async def next_message(after: int, method: str):
         def found():
@@ -282,7 +290,8 @@ async def person(fake, user: int, questions: int, photo: bool, rng: random.Rando
 
     fake.text(user, "/assess")
     _, question = await next_message(0, "sendMessage")
-    for number in range(1, questions + 1):
+    last = min(answers or questions, questions)
+    for number in range(1, last + 1):
         assert f"Question {number} of {questions}" in question.text, question.text
         seen = len(fake.to(user))
         button = question.reply_markup["inline_keyboard"][0][rng.randrange(6)]
@@ -291,6 +300,8 @@ async def person(fake, user: int, questions: int, photo: bool, rng: random.Rando
         index, question = await next_message(seen, "sendMessage")
         if number < questions:
             latencies.append(fake.arrived[user][index] - pushed)
+    if last < questions:
+        return max(fake.arrived[user])
     assert "Question" not in question.text, question.text
     if photo:
         await next_message(0, "sendPhoto")
@@ -323,6 +334,7 @@ class Run:
     connections: int  # opened during the run, for `requests` requests: kept alive, few
     requests: int
     seconds: float
+    window: bool = False  # each person gave only the first answers: rate and processor per 23 updates
 
 
 @dataclass
@@ -444,11 +456,14 @@ def bot_command(name: str, url: str, folder: Path) -> tuple[list[str], dict[str,
     return [sys.executable, str(Path(__file__).resolve()), "peer"], env
 
 
-def run_once(name: str, users: int, seed: int) -> Run:
-    """One bot against a fresh fake and a fresh database, from readiness to the last result."""
+def run_once(name: str, users: int, seed: int, answers: int | None = None) -> Run:
+    """One bot against a fresh fake and a fresh database, from readiness to the last result (or,
+    with fewer `answers` than questions, to the question after everyone's last answer)."""
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         command = [sys.executable, str(Path(__file__).resolve()), "robots", "--users", str(users), "--seed", str(seed)]
+        if answers is not None:
+            command += ["--answers", str(answers)]
         fake = subprocess.Popen(command + (["--photo"] if name == "stagecoach" else []), cwd=ROOT, text=True,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         lines = Lines(fake)
@@ -484,9 +499,13 @@ def run_once(name: str, users: int, seed: int) -> Run:
                 fake.stdin.close()
                 stop(fake)
     latencies = result["latencies"]
-    return Run(name, users, users / result["seconds"], percentile(latencies, 0.5), percentile(latencies, 0.99),
-               (own + children) / users, children / users, peak, usage.children_peak, result["connections"],
-               result["requests"], result["seconds"])
+    questions = len(default_catalogs()["en"].questions)
+    # A window's people each sent /assess and their answers: a share of an assessment's updates.
+    share = 1.0 if answers is None or answers >= questions else (1 + answers) / (1 + questions)
+    assessments = users * share
+    return Run(name, users, assessments / result["seconds"], percentile(latencies, 0.5),
+               percentile(latencies, 0.99), (own + children) / assessments, children / assessments, peak,
+               usage.children_peak, result["connections"], result["requests"], result["seconds"], share < 1.0)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -495,7 +514,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def describe(run: Run) -> str:
-    return (f"N={run.users:<5} {run.bot:10} {run.rate:6.2f} assessments/s  next question p50 {_s(run.p50)}"
+    unit = "assessments/s (per 23 updates, a window)" if run.window else "assessments/s"
+    return (f"N={run.users:<5} {run.bot:10} {run.rate:6.2f} {unit}  next question p50 {_s(run.p50)}"
             f" p99 {_s(run.p99)}  processor {run.cpu * 1000:5.0f} ms/assessment"
             f" (children {run.children_cpu * 1000:.0f} ms)  peak {run.peak / 1e6:4.0f} MB"
             f" (children {run.children_peak / 1e6:.0f} MB)  {run.connections} connections for {run.requests} requests"
@@ -520,26 +540,32 @@ def table(runs: list[Run], heading: bool = True) -> None:
     if heading:
         print("\n| N users at once | figure | Stagecoach | plain PTB, durable | ratio |\n|---|---|---|---|---|")
     for users in sorted({r.users for r in runs}):
+        windowed = any(r.window for r in runs if r.users == users)
+        window = " (window: per 23 updates, no result or chart)" if windowed else ""
         for label, value, show in figures:
             ours = statistics.median(value(r) for r in runs if r.users == users and r.bot == "stagecoach")
             peer = statistics.median(value(r) for r in runs if r.users == users and r.bot == "peer")
             ratio = f"{ours / peer:.2f}×" if peer else "–"
-            print(f"| {users} | {label} | {show(ours)} | {show(peer)} | {ratio} |")
+            print(f"| {users} | {label}{window if label in ('assessments/s', 'processor per assessment') else ''}"
+                  f" | {show(ours)} | {show(peer)} | {ratio} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="40,200,1000", help="people at once, comma-separated")
     parser.add_argument("--runs", type=int, help="alternated runs per bot at each N (default: 3, and 1 at 1,000)")
+    parser.add_argument("--answers", type=int,
+                        help="answers per person at each N (default: the whole assessment, and 2 at 1,000)")
     arguments = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stops the bot and the fake on the way out
     runs: list[Run] = []
     started = time.monotonic()
     for users in (int(u) for u in arguments.users.split(",")):
+        answers = arguments.answers or (WINDOW_ANSWERS if users >= 1000 else None)
         for number in range(arguments.runs or (1 if users >= 1000 else 3)):
             order = ("stagecoach", "peer") if number % 2 == 0 else ("peer", "stagecoach")
             for name in order:
-                runs.append(run_once(name, users, seed=number + 1))
+                runs.append(run_once(name, users, seed=number + 1, answers=answers))
                 print(describe(runs[-1]), flush=True)
         table([r for r in runs if r.users == users])  # so far, in case a long run is cut short
         print(flush=True)

@@ -5,12 +5,12 @@ from functools import cached_property
 
 from transitions import Machine
 
-from .flows import getter
 from .flows.assessment import Questions
 from .flows.coaching import Coaching
 from .flows.menu import Menu
 from .flows.team import Team
 from .flows.weekly import Weekly
+from .machine import getter
 from .model import QUESTIONING, Chat, Turn
 from .registry import Command
 from .store import ConversationRow

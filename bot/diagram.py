@@ -7,7 +7,7 @@ from pathlib import Path
 
 from transitions.extensions.diagrams import GraphMachine
 
-from .flows import build_machine
+from .machine import build_machine
 from .registry import REGISTRY
 
 DOCUMENT = Path(__file__).resolve().parents[1] / "docs" / "flows.md"

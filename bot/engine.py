@@ -20,7 +20,7 @@ from . import scheduler
 from .catalog import Catalog, default_catalogs
 from .conversation import Conversation, Turn
 from .events import Event, Reply, ReplyKind
-from .flows import build_machine
+from .machine import build_machine
 from .registry import COMMANDS, PRIVATE_ONLY, TAKES_ARGUMENTS, UNKNOWN, Command, find
 from .store import StorageError, Store, StoredEvent
 
@@ -30,8 +30,8 @@ Arguments = TypeVarTuple("Arguments")
 
 MAX_INPUT = 4000
 EVENT_MEMORY = timedelta(days=7)
-PRUNE_EVERY = 250  # events stored between two prunes of old keys
-PRUNE_BATCH = 500  # keys a prune deletes at most: twice what came in since, so a backlog shrinks
+PRUNE_EVERY = 250  # events stored between two prunes of old keys while the engine is idle
+PRUNE_BATCH = 500  # keys a prune deletes at most; while idle, batch after batch until none is left
 TAKEOVER = timedelta(minutes=2)  # how long another instance's unsent replies are left to it
 MAX_ECHO = 40
 REDELIVERY_WINDOW = timedelta(hours=1)
@@ -93,7 +93,8 @@ class Engine:
         self.default_lang = default_lang if default_lang in self.catalogs else next(iter(self.catalogs))
         self.clock = clock
         self.machine = build_machine()
-        self._unpruned = PRUNE_EVERY  # a start prunes at its first delivery
+        self._unpruned = PRUNE_EVERY  # a start prunes when it is first idle
+        self._backlog = False  # the last prune deleted a whole batch: more old keys may be waiting
         # Who hands out the replies this process handles: the instance's name, the same after a
         # restart, and this run of it. Replies of an earlier run of the same instance are sent
         # again at once; another instance's are left to it for TAKEOVER.
@@ -219,11 +220,8 @@ class Engine:
         The update's one durable commit was its handling; this mark does not wait for the disk
         (see Store.transaction). It survives the process dying; only the machine failing before
         the next durable commit can lose it, and then a restart sends these replies once more.
-        Old keys are pruned here, after the replies went out, in small batches."""
+        Old keys are pruned apart from this, see `prune`."""
         self.store.commit_delivered(key, self.clock(), self.owner)
-        if self._unpruned >= PRUNE_EVERY:
-            with self.store.transaction(durable=False):
-                self._prune()
 
     def remember_message(self, platform: str, ref: str, chat_id: str, message_id: str) -> None:
         with self.store.transaction():
@@ -283,11 +281,26 @@ class Engine:
         with self.store.transaction():
             self.store.release_delivery(outgoing.subscription_id, outgoing.period)
 
-    def _prune(self) -> None:
-        """Event keys are kept a week: far longer than any platform redelivers an update."""
-        cutoff = datetime.fromisoformat(self.clock()) - EVENT_MEMORY
-        self.store.prune_events(cutoff.isoformat(timespec="seconds"), PRUNE_BATCH)
-        self._unpruned = 0
+    def prune_due(self, idle: bool) -> bool:
+        """Whether to prune old event keys now: when idle, every PRUNE_EVERY events and while a
+        backlog lasts; when busy, once as many events came in as a batch deletes, so that keys
+        never pile up under a load that leaves no idle moment."""
+        return (self._backlog or self._unpruned >= PRUNE_EVERY) if idle else self._unpruned >= PRUNE_BATCH
+
+    def prune(self) -> bool:
+        """Deletes one batch of event keys older than a week (far longer than any platform
+        redelivers an update), found by their index, in a commit that does not wait for the
+        disk. Not part of handling an update: AsyncEngine prunes when its thread is idle.
+        True when the batch was full and more may be waiting."""
+        cutoff = (datetime.fromisoformat(self.clock()) - EVENT_MEMORY).isoformat(timespec="seconds")
+        try:
+            with self.store.transaction(durable=False):
+                gone = self.store.prune_events(cutoff, PRUNE_BATCH)
+        except StorageError:
+            log.exception("could not prune old event keys")
+            gone = 0
+        self._unpruned, self._backlog = 0, gone >= PRUNE_BATCH
+        return self._backlog
 
     def set_language(self, platform: str, user_id: str, lang: str) -> None:
         """Records a person's language choice made outside the chat (a flag, a settings button)."""
@@ -354,6 +367,7 @@ class AsyncEngine:
         # write before it hears an update arrived, and must not wait behind the handling of others.
         self._intake = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stagecoach-intake")
         self._intake_store = self._intake.submit(self._engine.store.sibling).result()
+        self._waiting = 0  # calls handed to the engine's thread and not yet done
 
     async def handle(self, event: Event) -> list[Reply]:
         return await self._run(self._engine.handle, event)
@@ -366,6 +380,9 @@ class AsyncEngine:
 
     async def delivered(self, key: str) -> None:
         await self._run(self._engine.delivered, key)
+        # Old keys go after a delivery, when no one else waits for the engine's thread.
+        while self._engine.prune_due(idle=self._waiting == 0):
+            await self._run(self._engine.prune)
 
     async def receive(self, platform: str, items: list[tuple[str, str | None, str]]) -> None:
         if self._intake_store is None:
@@ -425,7 +442,11 @@ class AsyncEngine:
         await self._run(self._engine.scope_ids, platform, prefix)
 
     async def _run(self, function: Callable[[*Arguments], T], *args: *Arguments) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        self._waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        finally:
+            self._waiting -= 1
 
     @property
     def catalogs(self) -> dict[str, Catalog]:

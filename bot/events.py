@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from .charts import Chart
 
@@ -71,12 +71,12 @@ class Event:
         return self.workspace or self.chat_id
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """Something a person can pick: `key` is what they type, `value` what a button sends back.
 
     `private` options must be picked in a one-to-one chat (taking part in a team assessment):
-    from a group, an adapter links to its private chat instead.
+    from a group, an adapter links to its private chat instead. A named tuple, not a frozen
+    dataclass: every question makes nine, and a tuple is made in a fraction of the time.
     """
 
     key: str
@@ -147,8 +147,8 @@ class Reply:
         data: dict[str, Any] = {"text": self.text, "kind": self.kind}
         if self.options:
             data["options"] = [
-                {"key": o.key, "label": o.label, "value": o.value, **({"private": True} if o.private else {})}
-                for o in self.options
+                {"key": o.key, "label": o.label, "value": o.value, "private": True} if o.private
+                else {"key": o.key, "label": o.label, "value": o.value} for o in self.options
             ]
         if self.chart:
             data["chart"] = self.chart.to_dict()

@@ -36,7 +36,7 @@ def question(
     """One question with its options in stage order, "don't know" as 0, and back and skip."""
     q = questions[index]
     head, answers, fixed = catalog.memo(
-        ("question", q, index, len(questions)), lambda: _question_parts(catalog, q, index, len(questions)))
+        ("question", q.id, index, len(questions)), lambda: _question_parts(catalog, q, index, len(questions)))
     lines = [intro, head] if intro else [head]
     if previous is not None:
         shown = catalog.message("dont_know") if previous == DONT_KNOW else str(previous)

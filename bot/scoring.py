@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .catalog import STAGE_COUNT, Question
@@ -71,15 +72,16 @@ class Result:
             return "high"
         return "medium" if share >= 0.7 else "low"
 
-    @property
+    # Worked out once: a result is read several times while it is shown (frozen, so they hold).
+    @cached_property
     def known(self) -> dict[str, int]:
         return {d: s for d, s in self.dimensions.items() if s is not None}
 
-    @property
+    @cached_property
     def strongest(self) -> tuple[str, ...]:
         return self._extreme(max)
 
-    @property
+    @cached_property
     def weakest(self) -> tuple[str, ...]:
         return self._extreme(min)
 

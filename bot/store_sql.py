@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
+import orjson
+
 from .store import (
     AssessmentRecord,
     ConversationRow,
@@ -52,9 +54,6 @@ def _select(table: str, column: str, key: tuple[str, ...]) -> str:
 
 _SAVE_CONVERSATION = _upsert("conversations", (*_SAVED_FIELDS, "updated_at"), ("platform", "chat_id", "user_id"))
 
-# Replies are stored for every message: one encoder made once (json.dumps with arguments makes
-# a new one per call), compact, and with text as it is (a name is found in it as written).
-_REPLIES_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 _MARK_DELIVERED = "UPDATE events SET delivered_at = ?, replies = '[]' WHERE key = ? AND (owner IS NULL OR owner = ?)"
 
 
@@ -155,7 +154,9 @@ class SQLStore(ABC):
         """Holds a team's other members' changes back until this transaction ends."""
 
     def commit_delivered(self, key: str, at: str, owner: str) -> None:
-        """mark_delivered in a commit of its own that does not wait for the disk."""
+        """mark_delivered in a commit of its own that does not wait for the disk. On SQLite it is
+        on the store's own connection, not another: a write by another connection empties this
+        one's page cache at its next transaction, and every page of the next update is read again."""
         with self.transaction(durable=False):
             self.mark_delivered(key, at, owner)
 
@@ -215,11 +216,13 @@ class SQLStore(ABC):
                        replies: list[dict], at: str, owner: str | None = None) -> None:
         """Keeps a handled event's key and replies; `owner` is who hands the replies out. A key
         stored already (by another instance, at the same moment) is a StorageError: the
-        transaction that tried to handle the event twice is undone."""
+        transaction that tried to handle the event twice is undone. Replies are stored for every
+        message, so orjson encodes them: the same text as json.dumps(ensure_ascii=False) (a name
+        is found in it as written), in a tenth of the time."""
         self._run(
             "INSERT INTO events (key, platform, user_id, chat_id, chat_type, replies, handled_at, owner, claimed_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [key, platform, user_id, chat_id, chat_type, _REPLIES_JSON.encode(replies), at, owner, at],
+            [key, platform, user_id, chat_id, chat_type, orjson.dumps(replies).decode(), at, owner, at],
         )
 
     def undelivered(self, platform: str, since: str) -> list[Undelivered]:

@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from .store import StorageError, Store, Unusable
-from .store_sql import _MARK_DELIVERED, Rows, SQLStore
+from .store_sql import Rows, SQLStore
 
 
 class SQLiteStore(SQLStore):
@@ -33,7 +33,6 @@ class SQLiteStore(SQLStore):
             self.db.enable_wal()
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self._marks: sqlite3.Connection | None = None  # see commit_delivered
         self._relaxed = False  # the transaction in hand runs at synchronous=NORMAL
         self._migrate()
         tune(conn)
@@ -58,8 +57,6 @@ class SQLiteStore(SQLStore):
         return SQLiteStore(self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout)
 
     def close(self) -> None:
-        if self._marks is not None:
-            self._marks.close()
         checkpoint(self.conn)
         self.db.close()
 
@@ -124,23 +121,6 @@ class SQLiteStore(SQLStore):
             events.add_column("chat_id", str)
             events.add_column("chat_type", str)
 
-    def commit_delivered(self, key: str, at: str, owner: str) -> None:
-        """mark_delivered in a commit of its own that does not wait for the disk (see transaction).
-
-        It runs once per update, so it is one statement on a second connection of this thread
-        kept at synchronous=NORMAL, rather than a transaction that switches the pragma there and
-        back. A database in memory, or one not synchronous=FULL, takes the transaction."""
-        try:
-            if self._marks is None and not self.conn.in_transaction and self.path != ":memory:" \
-                    and self.synchronous.upper() in ("FULL", "EXTRA"):
-                self._marks = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-                self._marks.execute("PRAGMA synchronous=NORMAL")
-            if self._marks is not None and not self.conn.in_transaction:
-                self._marks.execute(_MARK_DELIVERED, [at, key, owner])  # autocommit: one statement, its own transaction
-                return
-        except sqlite3.Error as error:
-            raise StorageError(str(error)) from error
-        super().commit_delivered(key, at, owner)
 
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log keeps after a checkpoint resets it

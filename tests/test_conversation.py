@@ -303,7 +303,7 @@ def test_the_flow_machine_is_built_once_and_holds_no_conversations(engine, quest
     assert machine.models == []
 
 
-def test_event_keys_are_forgotten_after_a_week_in_small_batches_after_a_delivery(
+def test_event_keys_are_forgotten_after_a_week_in_small_batches_apart_from_handling(
         ann, engine, clock, db_path, monkeypatch):
     monkeypatch.setattr(engine_module, "PRUNE_EVERY", 3)
     monkeypatch.setattr(engine_module, "PRUNE_BATCH", 2)
@@ -316,13 +316,37 @@ def test_event_keys_are_forgotten_after_a_week_in_small_batches_after_a_delivery
         ann.send("/help", key=f"old-{number}")
     clock.value = "2026-03-10T09:00:00+00:00"
     ann.send("/help", key="new-0")
-    assert len(keys()) == 6  # handling an update prunes nothing
-    engine.delivered("new-0")  # a start prunes at its first delivery: one batch
+    engine.delivered("new-0")
+    assert len(keys()) == 6  # neither handling an update nor its delivery prunes
+    assert engine.prune_due(idle=True)  # a start prunes when it is first idle
+    assert engine.prune()  # one full batch: more may be waiting
     assert keys() == ["new-0", "old-2", "old-3", "old-4"]
-    for number in range(1, 4):
-        ann.send("/help", key=f"new-{number}")
-        engine.delivered(f"new-{number}")
-    assert keys() == ["new-0", "new-1", "new-2", "new-3", "old-4"]  # the next batch, three events on
+    assert engine.prune_due(idle=True) and not engine.prune_due(idle=False)
+    assert engine.prune()
+    assert not engine.prune() and not engine.prune_due(idle=True)  # none left: the backlog is gone
+    assert keys() == ["new-0"]
+    ann.send("/help", key="new-1")
+    assert not engine.prune_due(idle=True) and not engine.prune_due(idle=False)
+    ann.send("/help", key="new-2")  # busy, it prunes once as many came in as a batch deletes
+    assert engine.prune_due(idle=False) and not engine.prune_due(idle=True)
+    ann.send("/help", key="new-3")
+    assert engine.prune_due(idle=True)
+
+
+async def test_the_async_engine_prunes_old_keys_after_a_delivery_when_idle(engine, clock, db_path, monkeypatch):
+    from bot.engine import AsyncEngine
+
+    monkeypatch.setattr(engine_module, "PRUNE_BATCH", 2)
+    client = ChatClient(engine, "ann")
+    for number in range(5):
+        client.send("/help", key=f"old-{number}")
+    clock.value = "2026-03-10T09:00:00+00:00"
+    running = AsyncEngine(lambda: Engine(SQLiteStore(db_path), clock=clock))
+    await running.handle(Event("test", "ann", "ann", text="/help", key="new-0"))
+    await running.delivered("new-0")  # idle: batch after batch until no old key is left
+    with sqlite3.connect(db_path) as other:
+        assert [k for (k,) in other.execute("SELECT key FROM events")] == ["new-0"]
+    running.close()
 
 
 def test_old_event_keys_are_found_by_an_index(engine):

@@ -15,11 +15,15 @@ STATES = ["assessing", "reviewing_skipped", "revisiting"]
 
 
 def answering(state: str, done: str, finish: list[str], review: str | None = None) -> list[dict]:
-    """How a state with a question on screen takes a message: a stale button, then anything that
-    is not an option, then an answer to the last question (which finishes, or first offers the
-    skipped questions again when `review` names the state for that), then any answer; and how it
-    takes a skip of the last question."""
+    """How a state with a question on screen takes a message: first the usual one, an answer to
+    a question that is not the last (the machine looks no further for most messages); then a
+    stale button, anything that is not an option, an answer to the last question (which
+    finishes, or first offers the skipped questions again when `review` names the state for
+    that); and how it takes a skip of the last question."""
     rules: list[dict] = [
+        {"trigger": "message", "source": state, "dest": None,
+         "conditions": "questions.choice_is_valid", "unless": "questions.on_last_question",
+         "before": "questions.record_choice", "after": ["questions.advance", "questions.ask"]},
         {"trigger": "message", "source": state, "dest": None,
          "conditions": "chat.stale", "after": "questions.explain_stale"},
         {"trigger": "message", "source": state, "dest": None,
@@ -29,12 +33,8 @@ def answering(state: str, done: str, finish: list[str], review: str | None = Non
         rules.append({"trigger": "message", "source": state, "dest": review,
                       "conditions": ["questions.on_last_question", "questions.others_unanswered"],
                       "before": "questions.record_choice", "after": "questions.offer_skipped"})
-    rules += [
-        {"trigger": "message", "source": state, "dest": done,
-         "conditions": "questions.on_last_question", "before": "questions.record_choice", "after": finish},
-        {"trigger": "message", "source": state, "dest": None,
-         "before": "questions.record_choice", "after": ["questions.advance", "questions.ask"]},
-    ]
+    rules.append({"trigger": "message", "source": state, "dest": done,
+                  "conditions": "questions.on_last_question", "before": "questions.record_choice", "after": finish})
     if review:
         rules.append({"trigger": "skip", "source": state, "dest": review,
                       "conditions": ["questions.on_last_question", "questions.any_unanswered"],
@@ -79,6 +79,7 @@ class Questions(Part):
     def __init__(self, chat: Chat) -> None:
         super().__init__(chat)
         self.finished: int | None = None  # the assessment this event finished
+        self._read: tuple[int, dict[str, int]] | None = None  # see answers
 
     # What the person sent
 
@@ -134,10 +135,17 @@ class Questions(Part):
         following = self.row.cursor + 1
         return following if following < len(self.questions) else None
 
-    def _unanswered(self) -> list[int]:
+    def answers(self) -> dict[str, int]:
+        """The open assessment's answers, read once per event (the last answer asks for them
+        twice: are others unanswered, and the score) and kept up to date by record_choice."""
         assessment_id = self.row.assessment_id
         assert assessment_id is not None
-        answered = self.store.answers(assessment_id)
+        if self._read is None or self._read[0] != assessment_id:
+            self._read = assessment_id, self.store.answers(assessment_id)
+        return self._read[1]
+
+    def _unanswered(self) -> list[int]:
+        answered = self.answers()
         return [i for i, q in enumerate(self.catalog.questions) if q.id not in answered]
 
     def any_unanswered(self) -> bool:
@@ -192,7 +200,10 @@ class Questions(Part):
             self.row.quick = "".join(map(str, values))
             return
         assert self.row.assessment_id is not None
-        self.store.record_answer(self.row.assessment_id, self.current().id, self.chat.choice, self.turn.now)
+        question_id = self.current().id
+        self.store.record_answer(self.row.assessment_id, question_id, self.chat.choice, self.turn.now)
+        if self._read is not None and self._read[0] == self.row.assessment_id:
+            self._read[1][question_id] = self.chat.choice
 
     def advance(self) -> None:
         following = self._following()
@@ -241,7 +252,7 @@ class Questions(Part):
         assessment_id = self.row.assessment_id
         assert assessment_id is not None
         previous = self.store.finished_assessments(*self.who, limit=1)
-        outcome = score(self.catalog.questions, self.store.answers(assessment_id))
+        outcome = score(self.catalog.questions, self.answers())
         self.store.finish_assessment(assessment_id, outcome.stage, outcome.to_dict(), self.turn.now)
         self.row.assessment_id, self.row.cursor = None, 0
         self.row.coach_stage, self.row.coach_focus = None, ""
