@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +9,8 @@ from hypothesis import settings
 from bot.engine import Engine
 from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
+from tests.drivers.telegram import NAMES, Bot
+from tests.fakes.telegram import FakeTelegram
 
 # Property tests never time an example: a busy machine makes any deadline flaky.
 settings.register_profile("untimed", deadline=None)
@@ -50,3 +52,23 @@ def ann(engine: Engine) -> ChatClient:
 @pytest.fixture
 def questions(engine: Engine) -> int:
     return len(engine.catalogs["en"].questions)
+
+
+# The real Telegram adapter against the fake Bot API (a module with another platform's `fake`
+# and `bot` defines its own).
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram(names=dict(NAMES))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
+    running = Bot(fake, tmp_path / "telegram.db")
+    await running.start()
+    yield running
+    await running.stop()

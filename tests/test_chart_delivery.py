@@ -24,7 +24,7 @@ from tests.drivers.slack import ANN as SLACK_ANN
 from tests.drivers.slack import App as SlackApp
 from tests.drivers.slack import answer_all as slack_answer_all
 from tests.drivers.slack import dm as slack_dm
-from tests.drivers.telegram import ANN, BO, NAMES, RESULT, Bot, answer_all, position, say
+from tests.drivers.telegram import ANN, BO, RESULT, answer_all, position, say
 from tests.fakes.slack import FakeSlack, im
 from tests.fakes.telegram import FakeTelegram
 from tests.waiting import unread, until
@@ -39,22 +39,6 @@ async def renderer(monkeypatch) -> AsyncIterator[Renderer]:
     monkeypatch.setattr(slack, "render", own.render)
     yield own
     own.stop()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(names=dict(NAMES))
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
-    running = Bot(fake, tmp_path / "telegram.db")
-    await running.start()
-    yield running
-    await running.stop()
 
 
 @contextmanager

@@ -24,9 +24,8 @@ from bot.testing import ChatClient
 from tests.drivers import slack as slack_driver
 from tests.drivers import telegram as telegram_driver
 from tests.drivers.slack import ANN as SLACK_ANN
-from tests.drivers.telegram import ANN, BO, free_port, say
+from tests.drivers.telegram import ANN, free_port, say
 from tests.fakes.slack import FakeSlack, im
-from tests.fakes.telegram import FakeTelegram
 from tests.waiting import DEADLINE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,22 +93,6 @@ def test_assess_while_the_result_is_on_its_way_shows_the_result(engine, question
 
 
 # Through the real adapters
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(names={ANN: "Ann", BO: "Bo"})
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[telegram_driver.Bot]:
-    running = telegram_driver.Bot(fake, tmp_path / "telegram.db")
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def test_a_failed_save_keeps_the_question_to_press_again(fake, bot, tmp_path):

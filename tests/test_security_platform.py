@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -26,7 +25,7 @@ from tests.drivers.slack import SECRET
 from tests.drivers.slack import App as SlackApp
 from tests.drivers.slack import answer_all as slack_answer_all
 from tests.drivers.slack import dm as slack_dm
-from tests.drivers.telegram import ANN, BO, GROUP, KIM, NAMES, RESULT, Bot, answer_all, free_port, position, say
+from tests.drivers.telegram import ANN, BO, GROUP, KIM, RESULT, answer_all, free_port, position, say
 from tests.fakes.slack import FakeSlack, im
 from tests.fakes.telegram import FakeTelegram
 from tests.waiting import until
@@ -43,22 +42,6 @@ def clean_environment(monkeypatch):
     """What the machine running the tests has set (a secret, a host) must not decide what they see."""
     for name in PLATFORM_ENV:
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(names=dict(NAMES))
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
-    running = Bot(fake, tmp_path / "telegram.db")
-    await running.start()
-    yield running
-    await running.stop()
 
 
 def delivered(db: Path, update: dict) -> bool:

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.engine import Engine
 from bot.store_sqlite import SQLiteStore
 from bot.testing import ChatClient
-from tests.drivers.telegram import ANN, BO, Bot, press, say
-from tests.fakes.telegram import FakeTelegram
+from tests.drivers.telegram import ANN, BO, press, say
 
 ASK = "Which team would you like to join?"
 JOINED = "answering for team “Sales”"
@@ -111,22 +108,6 @@ def test_without_a_code_elsewhere_it_only_says_how(engine, bo):
 
 
 # The same through the real Telegram adapter
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(names={ANN: "Ann", BO: "Bo"})
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
-    running = Bot(fake, tmp_path / "telegram.db")
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def test_joining_by_a_code_asked_for_through_telegram(fake, bot):

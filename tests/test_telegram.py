@@ -12,11 +12,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from adapters import telegram
 from bot.registry import COMMANDS
@@ -38,22 +35,6 @@ from tests.drivers.telegram import (
 )
 from tests.fakes.telegram import FakeTelegram
 from tests.waiting import exited
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(names=dict(NAMES))
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Bot]:
-    running = Bot(fake, tmp_path / "telegram.db")
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def test_a_private_assessment_end_to_end(fake, bot, questions):
