@@ -4,8 +4,9 @@ Every instance runs the same queries as the SQLite store (`store_sql`); this mod
 several processes on one database need. A transaction takes a pooled connection for its whole
 length; one conversation's events wait for each other on an advisory lock, a team's members
 likewise; claims of weekly tips pass over rows another instance has locked (SKIP LOCKED). A
-transaction that is not durable commits with synchronous_commit off: it survives the server
-process, and only a crash of the server's machine before the next durable commit loses it.
+transaction that is not durable (a delivered mark) commits with synchronous_commit off: it
+survives Stagecoach's process dying, and only the server crashing within a fraction of a second,
+before its WAL writer flushes, can lose it (a restart then sends those replies once more).
 """
 from __future__ import annotations
 
