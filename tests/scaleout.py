@@ -387,7 +387,7 @@ class BothFleet(Fleet):
 
 
 FLEETS: dict[str, type[SlackFleet] | type[TelegramFleet] | type[BothFleet]] = {
-    "slack": SlackFleet, "telegram": TelegramFleet, "both": BothFleet}
+    "slack": SlackFleet, "telegram": TelegramFleet, "slack+telegram": BothFleet}
 
 
 @dataclass
