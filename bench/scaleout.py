@@ -1,17 +1,22 @@
 """Several `stagecoach run` processes on one PostgreSQL: 1, 2 and 4 of them (and one on SQLite
-for comparison) serving Slack in HTTP mode, each on its own port under its own
-STAGECOACH_INSTANCE, flood limits and the scheduler off. Robot people answer the whole
-assessment by pressing buttons; every signed request is posted to two different processes at
-once (with one process, twice to it), each copy until it gets a 2xx; about halfway one process
-is SIGKILLed and at once started again under the same name, as a supervisor would. The harness
-is tests/scaleout.py.
+for comparison) serving Slack in HTTP mode, Telegram by webhook, or both at once, each on its own
+ports under its own STAGECOACH_INSTANCE, flood limits and the scheduler off. Robot people answer
+the whole assessment by pressing buttons; every signed Slack request and every Telegram update is
+posted to two different processes at once (with one process, twice to it), each copy until it
+gets a 2xx; about halfway one process is SIGKILLed and at once started again under the same
+name, as a supervisor would. The harness is tests/scaleout.py.
 
-Printed: throughput, the wait from a press to the next question, what was confirmed, applied,
-lost and doubled, and processor seconds per message in Stagecoach (its processes, and their
-chart renderers apart) and in PostgreSQL (its server processes), with the projection of how many
-instances one PostgreSQL server carries before it is the bound.
+Printed, per platform: throughput, the wait from a press to the next question, what was
+confirmed, applied, lost and doubled, and processor seconds per message in Stagecoach (its
+processes, and their chart renderers apart) and in PostgreSQL (its server processes), with the
+projection of how many instances one PostgreSQL server carries before it is the bound.
 
-    .venv/bin/python bench/scaleout.py [--people 80] [--instances 1 2 4] [--no-sqlite]
+    .venv/bin/python bench/scaleout.py [--platform slack|telegram|both|slack+telegram]
+                                       [--people 80] [--instances 1 2 4] [--no-sqlite]
+
+`--platform` is Slack alone by default (about 5 minutes); `telegram` is Telegram by webhook alone
+(about as long), `both` runs the two one after the other, and `slack+telegram` has every process
+serve Slack and Telegram at once, half the people on each.
 
 PostgreSQL: STAGECOACH_BENCH_DATABASE_URL (or STAGECOACH_TEST_DATABASE_URL) when set, else one
 of its own started by .ci/postgres (each run gets a schema of its own). Processor time of
@@ -33,6 +38,10 @@ from tests import scaleout  # noqa: E402
 from tests.postgres import fresh_schema  # noqa: E402
 
 OWN_SERVER = "STAGECOACH_BENCH_OWN_SERVER"
+PLATFORMS = {"slack": ["slack"], "telegram": ["telegram"], "both": ["slack", "telegram"],
+             "slack+telegram": ["slack+telegram"]}
+TITLES = {"slack-http": "Slack in HTTP mode", "telegram-webhook": "Telegram by webhook",
+          "slack+telegram": "Slack in HTTP mode and Telegram by webhook in every process, half the people on each"}
 
 
 def server_url() -> str | None:
@@ -58,7 +67,7 @@ def table(outcomes: list[scaleout.Outcome]) -> str:
 
 def processor_table(outcomes: list[scaleout.Outcome]) -> str:
     lines = [("| database | processes | Stagecoach ms/message | of which chart renderers | PostgreSQL ms/message"
-              " | robots and fake Slack ms/message | cores busy: these / whole machine |"),
+              " | robots and fake platform ms/message | cores busy: these / whole machine |"),
              "|---|---|---|---|---|---|---|"]
     cores = os.cpu_count() or 1
     for o in outcomes:
@@ -87,23 +96,27 @@ def projection(outcomes: list[scaleout.Outcome]) -> str:
     return "\n".join(lines)
 
 
-async def measure(url: str | None, people: int, counts: list[int], sqlite: bool, seed: int) -> list[scaleout.Outcome]:
+async def measure(url: str | None, people: int, counts: list[int], sqlite: bool, seed: int,
+                  platform: str) -> list[scaleout.Outcome]:
     outcomes = []
     runs = [("sqlite", 1)] if sqlite else []
     runs += [("postgres", n) for n in counts] if url else []
     for backend, instances in runs:
         with tempfile.TemporaryDirectory() as folder:
             if backend == "sqlite":
-                outcome = await scaleout.run(str(Path(folder) / "scaleout.db"), 1, people, Path(folder), seed=seed)
+                outcome = await scaleout.run(str(Path(folder) / "scaleout.db"), 1, people, Path(folder), seed=seed,
+                                             platform_name=platform)
             else:
                 assert url is not None
                 with fresh_schema(url) as schema:
-                    outcome = await scaleout.run(schema, instances, people, Path(folder), seed=seed)
+                    outcome = await scaleout.run(schema, instances, people, Path(folder), seed=seed,
+                                                 platform_name=platform)
         t = outcome.tally
-        print(f"{backend:8} {instances} process(es): {outcome.messages} messages in {t.seconds:.1f} s,"
+        secrets = f", {outcome.webhook_secrets} webhook secret(s)" if platform != "slack" else ""
+        print(f"{t.transport} {backend:8} {instances} process(es): {outcome.messages} messages in {t.seconds:.1f} s,"
               f" killed {outcome.killed}, listening again after {outcome.restart_seconds:.1f} s;"
               f" stuck {len(t.stuck)}, wrong {len(t.wrong)}, inbox left {t.inbox_left},"
-              f" final SIGTERM {t.stop_seconds:.1f} s", flush=True)
+              f" final SIGTERM {t.stop_seconds:.1f} s{secrets}", flush=True)
         for problem in (*t.lost, *t.stuck, *t.wrong, *t.doubled, *outcome.doubled_sent):
             print(f"    {problem}")
         for again in outcome.resent_after_kill:
@@ -114,6 +127,7 @@ async def measure(url: str | None, people: int, counts: list[int], sqlite: bool,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--platform", choices=list(PLATFORMS), default="slack")
     parser.add_argument("--people", type=int, default=80)
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--seed", type=int, default=1)
@@ -128,14 +142,22 @@ def main() -> int:
         print("No PostgreSQL server: SQLite only.")
     print(f"{arguments.people} people, every request to two processes at once, one process SIGKILLed and"
           f" restarted mid-run; {os.cpu_count()} cores")
-    outcomes = asyncio.run(measure(url, arguments.people, arguments.instances, arguments.sqlite, arguments.seed))
-    print()
-    print(table(outcomes))
-    print()
-    print(processor_table(outcomes))
-    print()
-    print(projection(outcomes))
-    clean = all(o.clean and o.tally.kills == 1 for o in outcomes)
+    clean = True
+    for platform in PLATFORMS[arguments.platform]:
+        outcomes = asyncio.run(measure(url, arguments.people, arguments.instances, arguments.sqlite, arguments.seed,
+                                       platform))
+        if not outcomes:
+            continue
+        print()
+        print(f"{TITLES[outcomes[0].tally.transport]}:")
+        print()
+        print(table(outcomes))
+        print()
+        print(processor_table(outcomes))
+        print()
+        print(projection(outcomes))
+        print()
+        clean = clean and all(o.clean and o.webhook_secrets <= 1 and o.tally.kills == 1 for o in outcomes)
     return 0 if clean else 1
 
 

@@ -47,6 +47,7 @@ class Sent:
     text: str
     reply_markup: dict | None = None
     photo: bytes | None = None
+    via: str | None = None  # which of several bot processes sent it (see FakeTelegram.url_via)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class FakeTelegram:
     commands: dict[str, list[dict]] = field(default_factory=dict)
     admins: set[tuple[int, int]] = field(default_factory=set)
     webhook: dict | None = None
+    webhooks: list[dict] = field(default_factory=list)  # every setWebhook, with the "_via" that set it
     gone: set[int] = field(default_factory=set)
     names: dict[int, str] = field(default_factory=dict)  # first names, by user id
     per_second: int | None = None  # enforce Telegram's overall limit, as the real API does
@@ -84,6 +86,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/via/{via}/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -94,6 +97,10 @@ class FakeTelegram:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def url_via(self, via: str) -> str:
+        """The Bot API for one of several bot processes: what it sends records its name."""
+        return f"{self.url}/via/{via}"
 
     def push(self, update: dict, twice: bool = False) -> dict:
         update = {"update_id": next(self._update_ids), **update}
@@ -245,7 +252,7 @@ class FakeTelegram:
         if self.fail_next[method]:
             retry_after = self.fail_next[method].pop(0)
             return _error(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
-        return await getattr(self, "_" + method)(params)
+        return await getattr(self, "_" + method)({**params, "_via": request.match_info.get("via")})
 
     async def _getMe(self, params: dict) -> web.Response:
         return _ok({"id": BOT_ID, "is_bot": True, "first_name": "Stagecoach", "username": self.username,
@@ -311,7 +318,8 @@ class FakeTelegram:
     def _record(self, method: str, params: dict, message_id: int) -> dict:
         photo = params.get("photo")
         sent = Sent(method, params["chat_id"], message_id, params.get("text", params.get("caption", "")),
-                    params.get("reply_markup"), bytes(photo) if isinstance(photo, (bytes, bytearray)) else None)
+                    params.get("reply_markup"), bytes(photo) if isinstance(photo, (bytes, bytearray)) else None,
+                    params.get("_via"))
         self.sent.append(sent)
         self._by_chat[sent.chat_id].append(sent)
         self.arrivals.notify(sent.chat_id)
@@ -341,6 +349,7 @@ class FakeTelegram:
 
     async def _setWebhook(self, params: dict) -> web.Response:
         self.webhook = params
+        self.webhooks.append(params)
         return _ok(True)
 
     async def _getChatMember(self, params: dict) -> web.Response:
