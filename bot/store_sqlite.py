@@ -23,6 +23,7 @@ from .store_sql import Rows, SQLStore
 
 
 class SQLiteStore(SQLStore):
+    """One SQLite file (or a database in memory, for tests) on one connection of one thread."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout: float = 5.0) -> None:
         conn = sqlite3.connect(str(path), timeout=busy_timeout)
@@ -120,7 +121,6 @@ class SQLiteStore(SQLStore):
         if events.exists() and "chat_id" not in events.columns_dict:
             events.add_column("chat_id", str)
             events.add_column("chat_type", str)
-
 
 
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log keeps after a checkpoint resets it

@@ -350,19 +350,27 @@ def environment(platform: Platform, db: Path) -> dict[str, str]:
 
 
 async def take_assessment(platform: Platform, user: str, choices: list[int], patience: float,
-                          stuck: list[str]) -> None:
-    """Presses every answer once, each after its question arrived; never taps again."""
+                          stuck: list[str], latencies: list[float] | None = None) -> bool:
+    """Presses every answer once, each after its question arrived; never taps again. With
+    `latencies`, times each press until its next question (or the result) arrives. Whether the
+    result came."""
+    loop = asyncio.get_running_loop()
     seen = platform.seen(user)
     platform.begin(user)
     try:
         question = await platform.question(user, "Question 1 of", seen, patience)
         for index, choice in enumerate(choices):
             seen = platform.seen(user)
+            pressed = loop.time()
             platform.press(user, question, choice)
             wanted = f"Question {index + 2} of" if index + 1 < len(choices) else RESULT
             question = await platform.question(user, wanted, seen, patience)
+            if latencies is not None:
+                latencies.append(loop.time() - pressed)
     except AssertionError as waited:
         stuck.append(f"{user}: {waited}")
+        return False
+    return True
 
 
 async def run(transport: str, people: int, kills: int, folder: Path, seed: int = 1,

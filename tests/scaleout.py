@@ -428,21 +428,8 @@ class Outcome:
 async def take_assessment(platform: crash.Platform, user: str, choices: list[int], patience: float,
                           outcome: Outcome) -> None:
     """crash.take_assessment, timing each press until its next question (or the result) arrives."""
-    loop = asyncio.get_running_loop()
-    seen = platform.seen(user)
-    platform.begin(user)
-    try:
-        question = await platform.question(user, "Question 1 of", seen, patience)
-        for index, choice in enumerate(choices):
-            seen = platform.seen(user)
-            pressed = loop.time()
-            platform.press(user, question, choice)
-            wanted = f"Question {index + 2} of" if index + 1 < len(choices) else crash.RESULT
-            question = await platform.question(user, wanted, seen, patience)
-            outcome.latencies.append(loop.time() - pressed)
+    if await crash.take_assessment(platform, user, choices, patience, outcome.tally.stuck, outcome.latencies):
         outcome.results += 1
-    except AssertionError as waited:
-        outcome.tally.stuck.append(f"{user}: {waited}")
 
 
 def sent_twice(platform: Fleet, users: list[str], killed: str, outcome: Outcome) -> None:
