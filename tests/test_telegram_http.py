@@ -13,18 +13,9 @@ from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from adapters.telegram_http import AiohttpRequest
 from tests.drivers.telegram import free_port
-from tests.fakes.telegram import FakeTelegram
 from tests.waiting import until
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def bot_on(url: str, token: str, request: AiohttpRequest | None = None) -> Bot:

@@ -3,7 +3,6 @@ or doubles a delivery, through the real Telegram and Slack adapters against loca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -117,14 +116,6 @@ def test_a_channel_is_coached_from_its_teams_middle_answers(tmp_path):
     assert "your weakest dimension" in preview
     assert "It follows from your team's middle answer to" in preview
     assert any(f"“{q.text}”: “{q.options[0]}”" in preview for q in catalog.questions if q.dimension == "tools")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 class Running:
