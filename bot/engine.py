@@ -324,8 +324,7 @@ class Engine:
         row = self.store.load_conversation(event.platform, event.chat_id, event.user_id)
         if row.team_id is not None:  # a team's progress counts every member's answers, once
             self.store.lock_team(row.team_id)
-        turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled,
-                    delivered=self.store.was_delivered)
+        turn = Turn(self.store, self.catalogs, event, lang, self.clock(), settled=self._settled)
         if event.name:
             self.store.remember_name(event.platform, event.user_id, event.name[:80], turn.now)
         conversation = Conversation(row, turn)

@@ -28,10 +28,8 @@ class Turn:
     event: Event
     lang: str
     now: str
-    # Whether an earlier event's replies reached the person or are on their way (`settled`), and
-    # whether they have been sent (`delivered`).
+    # Whether an earlier event's replies reached the person or are on their way.
     settled: Callable[[str], bool] = lambda key: True
-    delivered: Callable[[str], bool] = lambda key: True
 
     @property
     def catalog(self) -> Catalog:

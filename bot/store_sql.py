@@ -174,11 +174,6 @@ class SQLStore(ABC):
             return None
         return StoredEvent([] if row[1] else json.loads(row[0]), bool(row[1]), row[2], row[3])
 
-    def replies_for_event(self, key: str) -> list[dict] | None:
-        """The stored replies of a handled event; empty once they were delivered."""
-        found = self.stored_event(key)
-        return None if found is None else found.replies
-
     def claim_event(self, key: str, owner: str, was: str | None, at: str) -> bool:
         """Takes over handing out an event's replies from `was`; False when someone else took
         them over first (or they were delivered meanwhile)."""
@@ -187,9 +182,6 @@ class SQLStore(ABC):
             " AND owner IS NOT DISTINCT FROM ?",
             [owner, at, key, was],
         ).rowcount == 1
-
-    def was_delivered(self, key: str) -> bool:
-        return self._value(str, "events", "delivered_at", key=key) is not None
 
     def mark_delivered(self, key: str, at: str, owner: str) -> None:
         """Delivered replies are never sent again, so their text (which may name people) goes.

@@ -155,10 +155,8 @@ class Questions(Part):
         return any(i != self.row.cursor for i in self._unanswered())
 
     def result_on_its_way(self) -> bool:
-        key = self.row.last_key
-        if key is None or self.turn.delivered(key):
-            return False
-        return any(r.get("kind") == "result" for r in self.store.replies_for_event(key) or [])
+        seen = self.store.stored_event(self.row.last_key) if self.row.last_key is not None else None
+        return seen is not None and any(r.get("kind") == "result" for r in seen.replies)  # none once delivered
 
     # Putting it on screen
 
