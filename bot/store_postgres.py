@@ -11,7 +11,8 @@ before its WAL writer flushes, can lose it (a restart then sends those replies o
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import psycopg
@@ -81,21 +82,23 @@ class PostgresStore(SQLStore):
 
     def _run(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
         query = _dialect(sql) if parameters else sql
-        try:
-            if self.conn is not None:
-                return _Result(self.conn.execute(query, parameters or None))
-            with self.pool.connection() as conn:
-                return _Result(conn.execute(query, parameters or None))
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
-            raise StorageError(str(error)) from error
+        with self._connection() as conn:
+            return _Result(conn.execute(query, parameters or None))
 
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._connection() as conn:
+            conn.cursor().executemany(_dialect(sql), rows)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """The transaction's connection, else one from the pool for a single statement; the
+        driver's errors become StorageError."""
         try:
             if self.conn is not None:
-                self.conn.cursor().executemany(_dialect(sql), rows)
-                return
-            with self.pool.connection() as conn:
-                conn.cursor().executemany(_dialect(sql), rows)
+                yield self.conn
+            else:
+                with self.pool.connection() as conn:
+                    yield conn
         except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
             raise StorageError(str(error)) from error
 
